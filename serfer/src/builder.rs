@@ -1,0 +1,433 @@
+//! Configuring and starting a node.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serf::types::MaybeResolvedAddress;
+use tokio::sync::{watch, Mutex};
+
+use crate::config::{default_name, Config, Profile, DEFAULT_PORT};
+use crate::engine::{self, EngineOptions, Serf, MAX_EVENT_SIZE};
+use crate::error::Error;
+use crate::extract::{ForMember, ForQuery, ForUserEvent, StateMap};
+use crate::handler::{Handler, MemberEventOutput, QueryOutput, UserEventOutput};
+use crate::keys;
+use crate::member::MemberEventKind;
+use crate::node::{Lifecycle, Node, NodeInner};
+use crate::registry::{Registry, Router};
+
+/// Configures a node, registers its handlers and starts it.
+///
+/// ```no_run
+/// use serfer::{Node, Query, UserEvent};
+///
+/// async fn deploy(ev: UserEvent<String>) {
+///     println!("deploying {}", ev.payload());
+/// }
+///
+/// async fn status(_q: Query<()>) -> String {
+///     "I am OK, thanks for asking".to_owned()
+/// }
+///
+/// # async fn demo() -> Result<(), serfer::Error> {
+/// let node = Node::builder()
+///     .name("web-1")
+///     .bind("127.0.0.1:7946")
+///     .join("127.0.0.1:7947")
+///     .key("U3VwZXJTZWN1cmVUb2tlbg==")
+///     .tag("role", "web")
+///     .user_event("deploy", deploy)
+///     .query("status", status)
+///     .start()
+///     .await?;
+/// node.wait().await
+/// # }
+/// ```
+#[must_use = "a builder does nothing until `.start()`"]
+pub struct NodeBuilder {
+    cfg: Config,
+    bind_text: Option<String>,
+    advertise_text: Option<String>,
+    key_texts: Vec<String>,
+    registry: Registry,
+    states: StateMap,
+    problems: Vec<Error>,
+}
+
+impl Default for NodeBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NodeBuilder {
+    /// A builder with the defaults: bind `127.0.0.1:7946`, no join, no keys, LAN timing.
+    pub fn new() -> Self {
+        NodeBuilder {
+            cfg: Config::default(),
+            bind_text: None,
+            advertise_text: None,
+            key_texts: Vec::new(),
+            registry: Registry::default(),
+            states: StateMap::default(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// The node's unique name (default: host name plus a short random suffix).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.cfg.name = Some(name.into());
+        self
+    }
+
+    /// Where to listen, `ip:port` (default `127.0.0.1:7946`; port 0 picks a free port,
+    /// see [`Node::addr`]). With `0.0.0.0` the advertised address is the first private one.
+    pub fn bind(mut self, addr: impl Into<String>) -> Self {
+        self.bind_text = Some(addr.into());
+        self
+    }
+
+    /// The address other nodes should use to reach this one, `ip:port`.
+    pub fn advertise(mut self, addr: impl Into<String>) -> Self {
+        self.advertise_text = Some(addr.into());
+        self
+    }
+
+    /// An address to join through (a "leader"), `host:port` or `host` (port 7946).
+    /// Several may be given: all are tried and the join succeeds if any answers.
+    /// With none, the node starts a new cluster.
+    pub fn join(mut self, addr: impl Into<String>) -> Self {
+        self.cfg.join.push(addr.into());
+        self
+    }
+
+    /// An encryption key, base64 of 16, 24 or 32 bytes. The first key given is the
+    /// primary (used to send); the others are accepted on receipt. With any key the
+    /// node refuses unencrypted peers.
+    pub fn key(mut self, base64: impl Into<String>) -> Self {
+        self.key_texts.push(base64.into());
+        self
+    }
+
+    /// A tag, `name = value`.
+    pub fn tag(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.cfg.tags.insert(name.into(), value.into());
+        self
+    }
+
+    /// Replaces all tags.
+    pub fn tags(mut self, tags: BTreeMap<String, String>) -> Self {
+        self.cfg.tags = tags;
+        self
+    }
+
+    /// Failure-detection timing (default [`Profile::Lan`]).
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.cfg.profile = profile;
+        self
+    }
+
+    /// A snapshot file: the node records members and clocks there, and rejoins
+    /// the members it knew when restarted with the same file.
+    pub fn snapshot(mut self, path: impl Into<PathBuf>) -> Self {
+        self.cfg.snapshot = Some(path.into());
+        self
+    }
+
+    /// The user-event size limit, name plus payload (default 512 bytes, as Serf's).
+    /// Capped at [`MAX_EVENT_SIZE`]: larger events do not fit in one gossip packet.
+    pub fn max_event_size(mut self, bytes: usize) -> Self {
+        self.cfg.max_event_size = bytes;
+        self
+    }
+
+    /// How many recent user events are remembered to drop duplicates (default 512).
+    pub fn event_buffer_size(mut self, n: usize) -> Self {
+        self.cfg.event_buffer_size = n;
+        self
+    }
+
+    /// The default query timeout (default: Serf's, gossip interval × 16 × log10(N+1)).
+    pub fn query_timeout(mut self, timeout: Duration) -> Self {
+        self.cfg.query_timeout = Some(timeout);
+        self
+    }
+
+    /// Coalesce user events sent with [`Node::event_coalesced`]: of several events of one
+    /// name arriving within `period`, handlers see only the newest. Off by default.
+    pub fn coalesce(mut self, period: Duration) -> Self {
+        self.cfg.coalesce = Some(period);
+        self
+    }
+
+    /// Whether a joining node replays the cluster's recent user events to its handlers.
+    /// Off by default, as in Serf's agent (`-replay`).
+    pub fn replay_old_events(mut self, yes: bool) -> Self {
+        self.cfg.replay_old_events = yes;
+        self
+    }
+
+    /// Escape hatch: adjust the serf-rs options Serfer built, just before start.
+    /// What you change here is outside Serfer's guarantees.
+    pub fn engine_options(mut self, f: impl Fn(EngineOptions) -> EngineOptions + Send + Sync + 'static) -> Self {
+        self.cfg.engine_tweak = Some(Arc::new(f));
+        self
+    }
+
+    /// Shared state for handlers that take [`State<S>`](crate::State). One value per type.
+    pub fn state<S: Clone + Send + Sync + 'static>(mut self, state: S) -> Self {
+        self.states.insert(state);
+        self
+    }
+
+    /// Handles user events named `name`.
+    pub fn user_event<Args, H>(mut self, name: &str, handler: H) -> Self
+    where
+        H: Handler<ForUserEvent, Args>,
+        H::Output: UserEventOutput,
+    {
+        self.registry.user_event(Some(name), handler);
+        self
+    }
+
+    /// Handles user events that have no handler of their own name.
+    pub fn any_user_event<Args, H>(mut self, handler: H) -> Self
+    where
+        H: Handler<ForUserEvent, Args>,
+        H::Output: UserEventOutput,
+    {
+        self.registry.user_event(None, handler);
+        self
+    }
+
+    /// Answers queries named `name`: the handler's return value is the response.
+    pub fn query<Args, H>(mut self, name: &str, handler: H) -> Self
+    where
+        H: Handler<ForQuery, Args>,
+        H::Output: QueryOutput,
+    {
+        self.registry.query(Some(name), handler);
+        self
+    }
+
+    /// Answers queries that have no handler of their own name.
+    pub fn any_query<Args, H>(mut self, handler: H) -> Self
+    where
+        H: Handler<ForQuery, Args>,
+        H::Output: QueryOutput,
+    {
+        self.registry.query(None, handler);
+        self
+    }
+
+    /// Handles membership events of one kind.
+    pub fn member_event<Args, H>(mut self, kind: MemberEventKind, handler: H) -> Self
+    where
+        H: Handler<ForMember, Args>,
+        H::Output: MemberEventOutput,
+    {
+        self.registry.member_event(Some(kind), handler);
+        self
+    }
+
+    /// Handles membership events of every kind.
+    pub fn any_member_event<Args, H>(mut self, handler: H) -> Self
+    where
+        H: Handler<ForMember, Args>,
+        H::Output: MemberEventOutput,
+    {
+        self.registry.member_event(None, handler);
+        self
+    }
+
+    /// Adds handlers through a registration function, as the `#[serfer::…]`
+    /// attributes generate (the explicit path for platforms without link-time registration).
+    pub fn register(mut self, f: impl FnOnce(&mut Registry)) -> Self {
+        f(&mut self.registry);
+        self
+    }
+
+    /// Adds every handler annotated with `#[serfer::user_event]`, `#[serfer::query]` or
+    /// `#[serfer::member_event]` that was linked into this binary.
+    pub fn discovered_handlers(mut self) -> Self {
+        for d in crate::discovery::descriptors() {
+            let before = self.registry.len();
+            (d.register)(&mut self.registry);
+            for route in &mut self.registry.routes[before..] {
+                route.label = format!("{}::{}", d.module_path, d.function);
+            }
+        }
+        self
+    }
+
+    /// The handlers registered so far: kind, name (`None` for catch-alls) and function.
+    pub fn handlers(&self) -> impl Iterator<Item = (crate::HandlerKind, Option<&str>, &str)> {
+        self.registry.handlers()
+    }
+
+    fn resolve(&mut self) -> Result<(), Error> {
+        if let Some(p) = self.problems.pop() {
+            return Err(p);
+        }
+        if let Some(text) = &self.bind_text {
+            self.cfg.bind = parse_socket_addr(text, DEFAULT_PORT)?;
+        }
+        if let Some(text) = &self.advertise_text {
+            self.cfg.advertise = Some(parse_socket_addr(text, self.cfg.bind.port())?);
+        }
+        self.cfg.keys = keys::parse_all(&self.key_texts)?;
+        if self.cfg.max_event_size > MAX_EVENT_SIZE {
+            return Err(Error::Config(format!(
+                "max_event_size {} is over {MAX_EVENT_SIZE} bytes, the most that fits one gossip packet",
+                self.cfg.max_event_size
+            )));
+        }
+        if self.cfg.event_buffer_size == 0 {
+            return Err(Error::Config("event_buffer_size must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// Starts the node: binds, joins (if addresses were given) and begins dispatching.
+    pub async fn start(mut self) -> Result<Node, Error> {
+        self.resolve()?;
+        let router = Arc::new(Router::build(std::mem::take(&mut self.registry), &self.states)?);
+        let cfg = self.cfg;
+        let name = cfg.name.clone().unwrap_or_else(default_name);
+
+        let (producer, subscriber) = serf::event::EventProducer::unbounded();
+        let serf: Serf = Serf::with_event_producer(
+            engine::transport_options(&cfg, &name),
+            engine::options(&cfg)?,
+            producer,
+        )
+        .await
+        .map_err(|e| {
+            let text = e.to_string();
+            if text.contains("bind") || text.contains("in use") {
+                Error::Bind { addr: cfg.bind, reason: text }
+            } else {
+                Error::engine("starting the node", e)
+            }
+        })?;
+        let addr = *serf.advertise_node().address();
+        let (lifecycle, _) = watch::channel(Lifecycle::Running);
+        let node = Node {
+            inner: Arc::new(NodeInner {
+                serf: serf.clone(),
+                name,
+                addr,
+                max_event_size: cfg.max_event_size,
+                query_timeout: cfg.query_timeout,
+                lifecycle,
+                query_lock: Mutex::new(()),
+                states: self.states,
+            }),
+        };
+        tokio::spawn(crate::dispatch::run(subscriber, router, node.downgrade(), cfg.coalesce));
+        watch_engine(&node);
+        tracing::info!(node = node.name(), addr = %addr, "node started");
+
+        if !cfg.join.is_empty() {
+            if let Err(e) = join(&serf, &cfg.join, !cfg.replay_old_events).await {
+                let _ = node.shutdown().await;
+                return Err(e);
+            }
+        }
+        Ok(node)
+    }
+}
+
+/// Reports an engine that stops without being asked (serf-rs shuts itself down when
+/// it loses a node-name conflict, saying so only in a log line).
+fn watch_engine(node: &Node) {
+    let rx = node.inner.serf.shutdown_rx();
+    let weak = node.downgrade();
+    let name = node.name().to_owned();
+    tokio::spawn(async move {
+        let _ = rx.recv().await;
+        if let Some(node) = weak.upgrade() {
+            let reason = format!(
+                "the engine shut down unasked; most likely another live node is also named `{name}`"
+            );
+            let changed = node.inner.lifecycle.send_if_modified(|l| {
+                if *l == Lifecycle::Running {
+                    *l = Lifecycle::Stopped(reason.clone());
+                    true
+                } else {
+                    false
+                }
+            });
+            if changed {
+                tracing::error!(node = %name, "{reason}");
+            }
+        }
+    });
+}
+
+/// Parses `ip:port` or `ip` (a bind or advertise address must be an IP).
+pub(crate) fn parse_socket_addr(text: &str, default_port: u16) -> Result<SocketAddr, Error> {
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, default_port));
+    }
+    Err(Error::InvalidAddress {
+        address: text.to_owned(),
+        reason: "expected an IP address with an optional port, like `127.0.0.1:7946`".into(),
+    })
+}
+
+/// Resolves `ip:port`, `ip`, `host:port` or `host` (port 7946 when left out).
+pub(crate) async fn resolve(text: &str) -> Result<SocketAddr, Error> {
+    if let Ok(a) = parse_socket_addr(text, DEFAULT_PORT) {
+        return Ok(a);
+    }
+    let invalid = |reason: String| Error::InvalidAddress {
+        address: text.to_owned(),
+        reason,
+    };
+    let has_port = text
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    let with_port = if has_port {
+        text.to_owned()
+    } else {
+        format!("{text}:{DEFAULT_PORT}")
+    };
+    tokio::net::lookup_host(with_port)
+        .await
+        .map_err(|e| invalid(e.to_string()))?
+        .next()
+        .ok_or_else(|| invalid("the name resolves to no address".into()))
+}
+
+/// Joins through every address; succeeds if any answered.
+pub(crate) async fn join(serf: &Serf, addrs: &[String], ignore_old: bool) -> Result<usize, Error> {
+    let mut attempts = Vec::new();
+    let mut joined = 0;
+    for text in addrs {
+        let addr = match resolve(text).await {
+            Ok(a) => a,
+            Err(e) => {
+                attempts.push((text.clone(), e.to_string()));
+                continue;
+            }
+        };
+        match serf.join(MaybeResolvedAddress::Resolved(addr), ignore_old).await {
+            Ok(_) => joined += 1,
+            Err(e) => attempts.push((text.clone(), e.to_string())),
+        }
+    }
+    if joined == 0 {
+        return Err(Error::JoinFailed { attempts });
+    }
+    for (addr, why) in &attempts {
+        tracing::warn!(%addr, %why, "could not join through this address");
+    }
+    Ok(joined)
+}

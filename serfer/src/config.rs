@@ -1,0 +1,97 @@
+//! Node settings and their defaults.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::EngineOptions;
+use crate::keys::Key;
+
+/// The default gossip port, as Serf's.
+pub const DEFAULT_PORT: u16 = 7946;
+
+/// Failure-detection and gossip timing.
+///
+/// | profile | probe interval | probe timeout | gossip interval | suspicion mult | push/pull |
+/// |---|---|---|---|---|---|
+/// | `Lan` (default) | 1 s | 500 ms | 200 ms | 4 | 30 s |
+/// | `Wan` | 5 s | 3 s | 500 ms | 6 | 60 s |
+/// | `Local` | 1 s | 200 ms | 100 ms | 3 | 15 s |
+///
+/// These are the values of Go memberlist's presets, which HashiCorp's `serf agent`
+/// uses. serf-rs's own `lan()` preset differs (500 ms interval, 1 s timeout); Serfer
+/// uses Go's so that a Serfer node and a Go agent judge failures alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// A local network.
+    #[default]
+    Lan,
+    /// A wide-area network.
+    Wan,
+    /// One machine (loopback): the fastest failure detection.
+    Local,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "lan" => Ok(Profile::Lan),
+            "wan" => Ok(Profile::Wan),
+            "local" => Ok(Profile::Local),
+            other => Err(format!("unknown profile `{other}`, expected one of: lan, wan, local")),
+        }
+    }
+}
+
+pub(crate) type EngineTweak = Arc<dyn Fn(EngineOptions) -> EngineOptions + Send + Sync>;
+
+/// Everything a node is started with (the builder's fields, resolved).
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) name: Option<String>,
+    pub(crate) bind: SocketAddr,
+    pub(crate) advertise: Option<SocketAddr>,
+    pub(crate) join: Vec<String>,
+    pub(crate) keys: Vec<Key>,
+    pub(crate) tags: BTreeMap<String, String>,
+    pub(crate) profile: Profile,
+    pub(crate) snapshot: Option<PathBuf>,
+    pub(crate) max_event_size: usize,
+    pub(crate) event_buffer_size: usize,
+    pub(crate) query_timeout: Option<Duration>,
+    pub(crate) coalesce: Option<Duration>,
+    pub(crate) replay_old_events: bool,
+    pub(crate) engine_tweak: Option<EngineTweak>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            name: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
+            advertise: None,
+            join: Vec::new(),
+            keys: Vec::new(),
+            tags: BTreeMap::new(),
+            profile: Profile::Lan,
+            snapshot: None,
+            max_event_size: 512,
+            event_buffer_size: 512,
+            query_timeout: None,
+            coalesce: None,
+            replay_old_events: false,
+            engine_tweak: None,
+        }
+    }
+}
+
+/// The default node name: the host name and a short random suffix, so that two
+/// nodes started on one machine do not collide.
+pub(crate) fn default_name() -> String {
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let host = if host.is_empty() { "serfer".to_owned() } else { host };
+    format!("{host}-{:04x}", rand::random::<u16>())
+}

@@ -1,0 +1,162 @@
+//! Dispatch: every event the engine delivers goes to its handlers, each call in
+//! its own task, so that no handler can hold up gossip or other handlers.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+
+use crate::engine::{self, Event, EventSubscriber, QueryEvent};
+use crate::extract::{Context, Incoming};
+use crate::node::{Node, WeakNode};
+use crate::registry::{Route, Router};
+
+/// Runs until the engine closes its event channel (at shutdown).
+///
+/// The engine's subscriber is unbounded and this loop never awaits a handler:
+/// serf-rs stalls its event processing, `user_event()` and `shutdown()` when a
+/// bounded subscriber is not drained.
+pub(crate) async fn run(events: EventSubscriber, router: Arc<Router>, node: WeakNode, coalesce: Option<Duration>) {
+    let coalescer = coalesce.map(|period| Arc::new(Coalescer::new(period)));
+    while let Ok(event) = events.recv().await {
+        let Some(node) = node.upgrade() else { break };
+        match event {
+            Event::User(msg) => {
+                let incoming = Incoming::User {
+                    name: Arc::from(msg.name().as_str()),
+                    ltime: u64::from(msg.ltime()),
+                    coalesce: msg.cc(),
+                    payload: engine::strip_trailer(msg.payload()),
+                };
+                match &coalescer {
+                    Some(c) if msg.cc() => c.offer(incoming, node, router.clone()),
+                    _ => dispatch_user(&router, node, Arc::new(incoming)),
+                }
+            }
+            Event::Member(ev) => {
+                let kind = engine::member_event_kind(ev.ty());
+                let members: Arc<[crate::Member]> = ev.members().iter().map(engine::member).collect();
+                let incoming = Arc::new(Incoming::Member { kind, members });
+                for route in router.member_routes(kind) {
+                    invoke(route, &node, incoming.clone(), None);
+                }
+            }
+            Event::Query(q) => dispatch_query(&router, node, q).await,
+        }
+    }
+    tracing::debug!("event dispatch stopped");
+}
+
+pub(crate) fn dispatch_user(router: &Router, node: Node, incoming: Arc<Incoming>) {
+    let routes = router.user_routes(incoming.name());
+    if routes.is_empty() {
+        tracing::debug!(event = incoming.name(), "no handler for user event");
+    }
+    for route in routes {
+        invoke(route, &node, incoming.clone(), None);
+    }
+}
+
+async fn dispatch_query(router: &Router, node: Node, q: QueryEvent) {
+    let name = q.name().as_str();
+    let Some(route) = router.query_route(name) else {
+        tracing::debug!(query = name, "no handler for query");
+        return;
+    };
+    // serf-rs does not pass the asker's timeout on; the deadline is this node's default.
+    let deadline = Instant::now() + node.inner.query_timeout.unwrap_or(node.inner.serf.default_query_timeout().await);
+    let incoming = Arc::new(Incoming::Query {
+        name: Arc::from(name),
+        ltime: u64::from(q.lamport_time()),
+        from: Arc::from(q.from().id().as_str()),
+        deadline,
+        payload: q.payload().clone(),
+    });
+    invoke(route, &node, incoming, Some(q));
+}
+
+/// Calls one handler in its own task; logs decode failures, errors and panics.
+fn invoke(route: &Route, node: &Node, incoming: Arc<Incoming>, query: Option<QueryEvent>) {
+    let label = route.label.clone();
+    let event = incoming.name().to_owned();
+    let cx = Context {
+        node: node.clone(),
+        incoming,
+    };
+    let fut = match (route.handler)(&cx) {
+        Ok(fut) => fut,
+        Err(e) => {
+            tracing::error!(handler = %label, event = %event, error = %e, "handler not run");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(Ok(response)) => {
+                if let Some(q) = query {
+                    if let Err(e) = q.respond(response).await {
+                        tracing::error!(handler = %label, query = %event, error = %e, "could not send the query response");
+                    }
+                }
+            }
+            Ok(Err(msg)) => {
+                tracing::error!(handler = %label, event = %event, error = %msg, "handler failed");
+            }
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic".to_owned());
+                tracing::error!(handler = %label, event = %event, panic = %msg, "handler panicked; the node carries on");
+            }
+        }
+    });
+}
+
+/// Serfer's own user-event coalescing (serf-rs's coalescer only flushes when a later
+/// event arrives, so it is left off). Coalescable events of one name that arrive
+/// within `period` of the first are delivered once, as the newest of them.
+struct Coalescer {
+    period: Duration,
+    pending: Mutex<HashMap<Arc<str>, Incoming>>,
+}
+
+impl Coalescer {
+    fn new(period: Duration) -> Self {
+        Coalescer {
+            period,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn offer(self: &Arc<Self>, incoming: Incoming, node: Node, router: Arc<Router>) {
+        let Incoming::User { name, ltime, .. } = &incoming else {
+            return;
+        };
+        let name = name.clone();
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        match pending.get(&name) {
+            Some(Incoming::User { ltime: held, .. }) => {
+                if ltime > held {
+                    pending.insert(name, incoming);
+                }
+            }
+            _ => {
+                pending.insert(name.clone(), incoming);
+                let this = self.clone();
+                let weak = node.downgrade();
+                drop(node);
+                tokio::spawn(async move {
+                    tokio::time::sleep(this.period).await;
+                    let flushed = this.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
+                    if let (Some(incoming), Some(node)) = (flushed, weak.upgrade()) {
+                        dispatch_user(&router, node, Arc::new(incoming));
+                    }
+                });
+            }
+        }
+    }
+}

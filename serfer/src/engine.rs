@@ -1,0 +1,217 @@
+//! The one place where serf-rs types live.
+//!
+//! Everything else in Serfer speaks its own types; this module builds the serf-rs
+//! options and transport (fresh for every node, see [`options`]), converts members
+//! and events, and works around what serf-rs 0.5.2 cannot do through its public API.
+//! Swapping the transport means changing [`Transport`] and [`transport_options`] only.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serf::types::{MemberStatus as EngineStatus, SmolStr, Tags};
+
+use crate::config::{Config, Profile};
+use crate::error::Error;
+use crate::member::{Member, MemberEventKind, MemberStatus};
+
+/// The transport: UDP gossip plus TCP streams, on tokio.
+pub(crate) type Transport =
+    serf::tokio::TokioNetTransport<SmolStr, serf::tokio::TokioSocketAddrResolver, serf::tokio::TokioTcp>;
+pub(crate) type Delegate = serf::DefaultDelegate<Transport>;
+pub(crate) type Serf = serf::Serf<Transport, Delegate>;
+pub(crate) type Event = serf::event::Event<Transport, Delegate>;
+pub(crate) type QueryEvent = serf::event::QueryEvent<Transport, Delegate>;
+pub(crate) type EngineQueryResponse = serf::QueryResponse<SmolStr, SocketAddr>;
+pub(crate) type EventSubscriber = serf::event::EventSubscriber<Transport, Delegate>;
+
+/// The raw serf-rs options type, for [`crate::NodeBuilder::engine_options`].
+pub use serf::Options as EngineOptions;
+
+/// Bytes of Serfer's event trailer: 8 random bytes and a 2-byte mark.
+pub(crate) const TRAILER_LEN: usize = 10;
+const TRAILER_MARK: [u8; 2] = [0x5e, 0xf7];
+
+/// The largest user event (name + payload) that still fits in one gossip packet
+/// with encryption and message framing. Larger events never gossip in serf-rs
+/// (they wait in the broadcast queue forever and only reach others by push/pull).
+pub const MAX_EVENT_SIZE: usize = 1024;
+
+/// Appends Serfer's trailer to a user-event payload.
+///
+/// serf-rs 0.5.2 checks an incoming event against every event ever stored in its
+/// buffer slot (`ltime % buffer size`) without comparing Lamport times, so an event
+/// identical in name and payload to one sent a buffer-length earlier is dropped as a
+/// duplicate. A random nonce makes every send distinct; true duplicates of one send
+/// (the same gossip received twice) still carry the same nonce and are still dropped.
+pub(crate) fn add_trailer(payload: &[u8]) -> bytes::Bytes {
+    let mut out = Vec::with_capacity(payload.len() + TRAILER_LEN);
+    out.extend_from_slice(payload);
+    out.extend_from_slice(&rand::random::<[u8; 8]>());
+    out.extend_from_slice(&TRAILER_MARK);
+    out.into()
+}
+
+/// Removes Serfer's trailer; payloads from senders that add none pass unchanged.
+pub(crate) fn strip_trailer(payload: &bytes::Bytes) -> bytes::Bytes {
+    if payload.len() >= TRAILER_LEN && payload[payload.len() - 2..] == TRAILER_MARK {
+        payload.slice(..payload.len() - TRAILER_LEN)
+    } else {
+        payload.clone()
+    }
+}
+
+/// Builds fresh serf-rs options for one node.
+///
+/// Always a new `Options` value: serf-rs clones share one tag cell, so two nodes
+/// built from clones of one value would publish each other's tags.
+pub(crate) fn options(cfg: &Config) -> Result<EngineOptions, Error> {
+    let ml = match cfg.profile {
+        // serf-rs's `lan()` probes every 500 ms with a 1 s timeout; Go's LAN preset
+        // (which HashiCorp's agent uses) probes every 1 s with a 500 ms timeout.
+        Profile::Lan => serf::MemberlistOptions::lan()
+            .with_probe_interval(Duration::from_secs(1))
+            .with_probe_timeout(Duration::from_millis(500)),
+        Profile::Wan => serf::MemberlistOptions::wan(),
+        Profile::Local => serf::MemberlistOptions::local(),
+    };
+    let ml = if let Some((primary, _)) = cfg.keys.split_first() {
+        // serf-rs needs all four settings: with a primary key alone it leaves
+        // encryption off, and without verify-incoming it accepts plaintext peers.
+        ml.with_primary_key(primary.to_engine())
+            .with_secret_keys(cfg.keys.iter().map(|k| k.to_engine()).collect())
+            .with_encryption_algo(serf::types::EncryptionAlgorithm::NoPadding)
+            .with_gossip_verify_outgoing(true)
+            .with_gossip_verify_incoming(true)
+    } else {
+        ml
+    };
+    let tags: Tags = cfg.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let opts = EngineOptions::new()
+        .with_tags(tags.into_iter())
+        .with_memberlist_options(ml)
+        // serf-rs's coalescers only flush when a later event arrives; Serfer coalesces itself.
+        .with_coalesce_period(Duration::ZERO)
+        .with_quiescent_period(Duration::ZERO)
+        .with_user_coalesce_period(Duration::ZERO)
+        .with_user_quiescent_period(Duration::ZERO)
+        .with_max_user_event_size(cfg.max_event_size + TRAILER_LEN)
+        .with_event_buffer_size(cfg.event_buffer_size)
+        .with_snapshot_path(cfg.snapshot.clone());
+    let opts = match &cfg.engine_tweak {
+        Some(tweak) => tweak(opts),
+        None => opts,
+    };
+    Ok(opts)
+}
+
+pub(crate) fn transport_options(
+    cfg: &Config,
+    name: &str,
+) -> serf::net::NetTransportOptions<SmolStr, serf::tokio::TokioSocketAddrResolver, serf::tokio::TokioTcp>
+{
+    let mut t = serf::net::NetTransportOptions::new(SmolStr::new(name));
+    t.add_bind_address(cfg.bind);
+    match cfg.advertise {
+        Some(a) => t.with_advertise_address(a),
+        None => t,
+    }
+}
+
+pub(crate) fn member(m: &serf::types::Member<SmolStr, SocketAddr>) -> Member {
+    let addr = *m.node().address();
+    Member {
+        name: m.node().id().to_string(),
+        addr: addr.ip(),
+        port: addr.port(),
+        tags: tags(m.tags()),
+        status: status(m.status()),
+        protocol: u8::from(*m.protocol_version()),
+    }
+}
+
+pub(crate) fn tags(t: &Tags) -> BTreeMap<String, String> {
+    t.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn status(s: &EngineStatus) -> MemberStatus {
+    match s {
+        EngineStatus::Alive => MemberStatus::Alive,
+        EngineStatus::Leaving => MemberStatus::Leaving,
+        EngineStatus::Left => MemberStatus::Left,
+        EngineStatus::Failed => MemberStatus::Failed,
+        _ => MemberStatus::None,
+    }
+}
+
+pub(crate) fn member_event_kind(t: serf::event::MemberEventType) -> MemberEventKind {
+    use serf::event::MemberEventType as T;
+    match t {
+        T::Join => MemberEventKind::Join,
+        T::Leave => MemberEventKind::Leave,
+        T::Failed => MemberEventKind::Failed,
+        T::Update => MemberEventKind::Update,
+        T::Reap => MemberEventKind::Reap,
+    }
+}
+
+/// Builds serf-rs query parameters.
+///
+/// serf-rs 0.5.2 keeps its filter types crate-private, so there is no public
+/// constructor for a filtered query; its serde form is the only way in.
+pub(crate) fn query_param(
+    nodes: &[String],
+    tag_filters: &[(String, String)],
+    request_ack: bool,
+    relay_factor: u8,
+    timeout: Duration,
+) -> Result<serf::QueryParam<SmolStr>, Error> {
+    let mut filters = Vec::new();
+    if !nodes.is_empty() {
+        filters.push(serde_json::json!({ "Id": nodes }));
+    }
+    for (tag, expr) in tag_filters {
+        filters.push(serde_json::json!({ "Tag": { "tag": tag, "expr": expr } }));
+    }
+    let value = serde_json::json!({
+        "filters": filters,
+        "request_ack": request_ack,
+        "relay_factor": relay_factor,
+        "timeout": format!("{}ms", timeout.as_millis().max(1)),
+    });
+    serde_json::from_value(value).map_err(|e| Error::engine("building query parameters", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailer_round_trip() {
+        let p = bytes::Bytes::from_static(b"payload");
+        let t = add_trailer(&p);
+        assert_eq!(t.len(), p.len() + TRAILER_LEN);
+        assert_eq!(strip_trailer(&t), p);
+        assert_ne!(add_trailer(&p), t, "every send is distinct");
+        // A payload from a sender that adds no trailer is left alone.
+        assert_eq!(strip_trailer(&p), p);
+        assert_eq!(strip_trailer(&bytes::Bytes::new()), bytes::Bytes::new());
+    }
+
+    #[test]
+    fn query_param_carries_filters() {
+        let p = query_param(
+            &["a".into(), "b".into()],
+            &[("role".into(), "^web$".into())],
+            true,
+            2,
+            Duration::from_secs(3),
+        )
+        .unwrap();
+        assert_eq!(p.filters().len(), 2);
+        assert!(p.request_ack());
+        assert_eq!(p.relay_factor(), 2);
+        assert_eq!(p.timeout(), Duration::from_secs(3));
+        assert!(query_param(&[], &[("r".into(), "(".into())], false, 0, Duration::from_secs(1)).is_err());
+    }
+}

@@ -1,0 +1,160 @@
+//! The one error type of Serfer.
+
+use std::net::SocketAddr;
+
+/// Everything that can go wrong in Serfer.
+///
+/// Variants are meant to be matched on: each names what went wrong and carries
+/// what a caller needs to act (which key, which address, which sizes).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An encryption key given to the builder could not be used.
+    #[error("encryption key #{index} is invalid: {reason} (a key is base64 of 16, 24 or 32 bytes; make one with `head -c32 /dev/urandom | base64`)")]
+    InvalidKey {
+        /// Position of the key in the list given to the builder (0 = primary).
+        index: usize,
+        /// Why the key was refused.
+        reason: String,
+    },
+
+    /// An address could not be parsed or resolved.
+    #[error("invalid address `{address}`: {reason}")]
+    InvalidAddress {
+        /// The address as given.
+        address: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// Joining failed: no address answered.
+    #[error("could not join the cluster; every address failed:{}", format_join_causes(.attempts))]
+    JoinFailed {
+        /// Each address tried, with the reason it failed.
+        attempts: Vec<(String, String)>,
+    },
+
+    /// A user event, query or response is larger than what may be sent.
+    #[error("{what} `{name}` is {size} bytes, over the limit of {limit} bytes (name plus encoded payload)")]
+    PayloadTooLarge {
+        /// What was refused: "user event", "query" or "query response".
+        what: &'static str,
+        /// The event or query name.
+        name: String,
+        /// Its size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+
+    /// The name is reserved for Serf's internal use.
+    #[error("the name `{0}` is reserved: names starting with `_serf_` belong to Serf's internal queries")]
+    ReservedName(String),
+
+    /// The name is empty or otherwise unusable.
+    #[error("invalid name `{name}`: {reason}")]
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+
+    /// A payload could not be encoded.
+    #[error("could not encode the payload of `{name}`: {source}")]
+    Encode {
+        /// Event or query name.
+        name: String,
+        /// The codec's error.
+        #[source]
+        source: PayloadError,
+    },
+
+    /// A payload could not be decoded.
+    #[error("could not decode the payload of `{name}`: {source}")]
+    Decode {
+        /// Event or query name.
+        name: String,
+        /// The codec's error.
+        #[source]
+        source: PayloadError,
+    },
+
+    /// The handler set is inconsistent (for example two query handlers for one name).
+    #[error("invalid handler set: {0}")]
+    Handlers(String),
+
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// The gossip engine (serf-rs) reported an error.
+    #[error("{context}: {source}")]
+    Engine {
+        /// What Serfer was doing.
+        context: &'static str,
+        /// The engine's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+
+    /// The engine stopped by itself, without `shutdown()` being called.
+    #[error("the node stopped by itself: {0}")]
+    Stopped(String),
+
+    /// The node has been shut down; nothing more can be sent.
+    #[error("the node is shut down")]
+    ShutDown,
+
+    /// Binding the node's address failed.
+    #[error("could not bind {addr}: {reason}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn format_join_causes(attempts: &[(String, String)]) -> String {
+    if attempts.is_empty() {
+        return " no address was given".to_owned();
+    }
+    attempts
+        .iter()
+        .map(|(addr, why)| format!("\n  {addr}: {why}"))
+        .collect()
+}
+
+impl Error {
+    pub(crate) fn engine(context: &'static str, err: impl std::fmt::Display) -> Self {
+        Error::Engine {
+            context,
+            source: err.to_string().into(),
+        }
+    }
+}
+
+/// A payload codec failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// JSON (de)serialisation failed.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// MessagePack encoding failed.
+    #[error("MessagePack: {0}")]
+    MsgpackEncode(#[from] rmp_serde::encode::Error),
+    /// MessagePack decoding failed.
+    #[error("MessagePack: {0}")]
+    MsgpackDecode(#[from] rmp_serde::decode::Error),
+    /// The bytes are not valid UTF-8 where text was expected.
+    #[error("not UTF-8: {0}")]
+    Utf8(#[from] std::string::FromUtf8Error),
+    /// Any other codec failure.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Shorthand for `Result<T, serfer::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,465 @@
+//! The running node: a cheap, cloneable handle.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::{watch, Mutex};
+
+use crate::engine::{self, Serf};
+use crate::error::Error;
+use crate::extract::StateMap;
+use crate::keys::Key;
+use crate::member::Member;
+use crate::payload::Payload;
+use crate::query::{QueryOptions, QueryResponses};
+use crate::registry::check_name;
+
+/// Where a node is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    Running,
+    /// Shut down on request.
+    ShutDown,
+    /// The engine stopped by itself; the reason.
+    Stopped(String),
+}
+
+pub(crate) struct NodeInner {
+    pub(crate) serf: Serf,
+    pub(crate) name: String,
+    pub(crate) addr: SocketAddr,
+    pub(crate) max_event_size: usize,
+    pub(crate) query_timeout: Option<Duration>,
+    pub(crate) lifecycle: watch::Sender<Lifecycle>,
+    /// serf-rs reads the query Lamport clock without incrementing it, so two queries
+    /// started at once share an id and one never finishes. Serfer starts queries one
+    /// at a time; the engine's local handling of each advances the clock.
+    pub(crate) query_lock: Mutex<()>,
+    pub(crate) states: StateMap,
+}
+
+/// Dropping the last handle without [`Node::shutdown`] would leave serf-rs running
+/// with its port bound; Serfer shuts it down (abruptly, like a crash: others see `failed`).
+impl Drop for NodeInner {
+    fn drop(&mut self) {
+        if *self.lifecycle.borrow() != Lifecycle::Running {
+            return;
+        }
+        let serf = self.serf.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = serf.shutdown().await;
+            });
+        }
+    }
+}
+
+/// A handle on a running node. Cheap to clone; every clone drives the same node.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), serfer::Error> {
+/// let node = serfer::Node::builder().bind("127.0.0.1:0").start().await?;
+/// node.event("deploy", &"v1.2".to_owned()).await?;
+/// for m in node.members().await {
+///     println!("{} {}:{} {}", m.name, m.addr, m.port, m.status);
+/// }
+/// node.leave().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) inner: Arc<NodeInner>,
+}
+
+#[derive(Clone)]
+pub(crate) struct WeakNode(Weak<NodeInner>);
+
+impl WeakNode {
+    pub(crate) fn upgrade(&self) -> Option<Node> {
+        self.0.upgrade().map(|inner| Node { inner })
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.inner.name)
+            .field("addr", &self.inner.addr)
+            .finish()
+    }
+}
+
+/// Operator statistics, as `serf info` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// Members known, in any state.
+    pub members: usize,
+    /// Members failed.
+    pub failed: usize,
+    /// Members left.
+    pub left: usize,
+    /// Local health (0 is best).
+    pub health_score: usize,
+    /// Membership Lamport time.
+    pub member_time: u64,
+    /// User-event Lamport time.
+    pub event_time: u64,
+    /// Query Lamport time.
+    pub query_time: u64,
+    /// Membership messages waiting to be gossiped.
+    pub intent_queue: usize,
+    /// User events waiting to be gossiped.
+    pub event_queue: usize,
+    /// Queries waiting to be gossiped.
+    pub query_queue: usize,
+    /// Whether gossip is encrypted.
+    pub encrypted: bool,
+}
+
+/// The cluster's answer to a key operation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyReport {
+    /// Nodes the cluster knows of.
+    pub nodes: usize,
+    /// Nodes that answered.
+    pub responses: usize,
+    /// Nodes that answered with an error.
+    pub errors: usize,
+    /// Error messages, by node name.
+    pub messages: BTreeMap<String, String>,
+    /// For `list_keys`: each installed key and how many nodes hold it.
+    pub keys: BTreeMap<Key, usize>,
+    /// For `list_keys`: each primary key and how many nodes use it.
+    pub primary_keys: BTreeMap<Key, usize>,
+}
+
+impl KeyReport {
+    /// True when every known node answered without error.
+    pub fn is_complete(&self) -> bool {
+        self.errors == 0 && self.responses >= self.nodes
+    }
+}
+
+enum KeyOp {
+    Install,
+    Use,
+    Remove,
+    List,
+}
+
+impl Node {
+    /// Starts configuring a node.
+    pub fn builder() -> crate::NodeBuilder {
+        crate::NodeBuilder::new()
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakNode {
+        WeakNode(Arc::downgrade(&self.inner))
+    }
+
+    pub(crate) fn states(&self) -> &StateMap {
+        &self.inner.states
+    }
+
+    /// This node's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The address and port this node advertises (with port 0 at bind, the real port).
+    pub fn addr(&self) -> SocketAddr {
+        self.inner.addr
+    }
+
+    fn ensure_running(&self) -> Result<(), Error> {
+        match &*self.inner.lifecycle.borrow() {
+            Lifecycle::Running => Ok(()),
+            Lifecycle::ShutDown => Err(Error::ShutDown),
+            Lifecycle::Stopped(why) => Err(Error::Stopped(why.clone())),
+        }
+    }
+
+    /// Sends a user event to every node. The payload is encoded and its size checked
+    /// (name + payload against the node's limit, 512 bytes by default) before anything is sent.
+    pub async fn event<T: Payload>(&self, name: &str, payload: &T) -> Result<(), Error> {
+        self.send_event(name, payload, false).await
+    }
+
+    /// Like [`event`](Self::event), but receivers with coalescing on may deliver only
+    /// the newest of several such events of this name sent within their coalesce period.
+    pub async fn event_coalesced<T: Payload>(&self, name: &str, payload: &T) -> Result<(), Error> {
+        self.send_event(name, payload, true).await
+    }
+
+    async fn send_event<T: Payload>(&self, name: &str, payload: &T, coalesce: bool) -> Result<(), Error> {
+        self.ensure_running()?;
+        check_name(name)?;
+        let bytes = payload.encode().map_err(|source| Error::Encode {
+            name: name.to_owned(),
+            source,
+        })?;
+        let size = name.len() + bytes.len();
+        if size > self.inner.max_event_size {
+            return Err(Error::PayloadTooLarge {
+                what: "user event",
+                name: name.to_owned(),
+                size,
+                limit: self.inner.max_event_size,
+            });
+        }
+        self.inner
+            .serf
+            .user_event(name, engine::add_trailer(&bytes), coalesce)
+            .await
+            .map_err(|e| Error::engine("sending a user event", e))
+    }
+
+    /// Sends a query and returns a handle on its acks and responses.
+    ///
+    /// ```no_run
+    /// # async fn demo(node: serfer::Node) -> Result<(), serfer::Error> {
+    /// use serfer::QueryOptions;
+    /// let answers = node
+    ///     .query("status", &(), QueryOptions::new().tag("role", "^web$"))
+    ///     .await?
+    ///     .collect()
+    ///     .await;
+    /// for (from, status) in answers.decode::<String>() {
+    ///     println!("{from}: {status:?}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn query<T: Payload>(
+        &self,
+        name: &str,
+        payload: &T,
+        options: QueryOptions,
+    ) -> Result<QueryResponses, Error> {
+        self.ensure_running()?;
+        check_name(name)?;
+        let bytes = payload.encode().map_err(|source| Error::Encode {
+            name: name.to_owned(),
+            source,
+        })?;
+        let timeout = match options.timeout.or(self.inner.query_timeout) {
+            Some(t) => t,
+            None => self.inner.serf.default_query_timeout().await,
+        };
+        let tag_filters: Vec<(String, String)> = options.tags.clone();
+        let expected = self.expected_responders(&options).await;
+        let param = engine::query_param(
+            &options.nodes,
+            &tag_filters,
+            options.request_ack,
+            options.relay_factor,
+            timeout,
+        )?;
+        let response = {
+            let _one_at_a_time = self.inner.query_lock.lock().await;
+            self.inner
+                .serf
+                .query(name, bytes.clone(), Some(param))
+                .await
+                .map_err(|e| match e {
+                    serf::error::Error::Serf(serf::error::SerfError::QueryTooLarge(size)) => {
+                        Error::PayloadTooLarge {
+                            what: "query",
+                            name: name.to_owned(),
+                            size,
+                            limit: QUERY_SIZE_LIMIT,
+                        }
+                    }
+                    e => Error::engine("sending a query", e),
+                })?
+        };
+        Ok(QueryResponses::new(response, expected, options.request_ack, timeout))
+    }
+
+    /// The names of the alive members that the query's filters select: the set the
+    /// query waits for before finishing early.
+    async fn expected_responders(&self, options: &QueryOptions) -> Vec<String> {
+        let regexes: Vec<(String, regex::Regex)> = options
+            .tags
+            .iter()
+            .filter_map(|(t, e)| regex::Regex::new(e).ok().map(|r| (t.clone(), r)))
+            .collect();
+        self.members()
+            .await
+            .into_iter()
+            .filter(|m| m.status == crate::MemberStatus::Alive)
+            .filter(|m| options.nodes.is_empty() || options.nodes.contains(&m.name))
+            .filter(|m| {
+                regexes
+                    .iter()
+                    .all(|(t, r)| m.tags.get(t).is_some_and(|v| r.is_match(v)))
+            })
+            .map(|m| m.name)
+            .collect()
+    }
+
+    /// Every member this node knows of, sorted by name.
+    pub async fn members(&self) -> Vec<Member> {
+        let mut members: Vec<Member> = self
+            .inner
+            .serf
+            .members()
+            .await
+            .iter()
+            .map(engine::member)
+            .collect();
+        members.sort_by(|a, b| a.name.cmp(&b.name));
+        members
+    }
+
+    /// This node as the cluster sees it.
+    pub async fn local_member(&self) -> Member {
+        engine::member(&self.inner.serf.local_member().await)
+    }
+
+    /// Replaces this node's tags; the change gossips to every node as an `update` event.
+    pub async fn set_tags(&self, tags: BTreeMap<String, String>) -> Result<(), Error> {
+        self.ensure_running()?;
+        let tags: serf::types::Tags = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.inner
+            .serf
+            .set_tags(tags)
+            .await
+            .map_err(|e| Error::engine("setting tags", e))
+    }
+
+    /// Joins the cluster through any of `addrs` (`host:port`, port 7946 when left out).
+    /// Every address is tried; this succeeds if any answers and returns how many did.
+    pub async fn join(&self, addrs: &[String]) -> Result<usize, Error> {
+        self.ensure_running()?;
+        crate::builder::join(&self.inner.serf, addrs, true).await
+    }
+
+    /// Leaves the cluster gracefully (others see `left`), then shuts down.
+    pub async fn leave(&self) -> Result<(), Error> {
+        self.ensure_running()?;
+        let left = self
+            .inner
+            .serf
+            .leave()
+            .await
+            .map_err(|e| Error::engine("leaving the cluster", e));
+        self.shutdown().await?;
+        left
+    }
+
+    /// Stops the node at once, without telling the others (they will see it `failed`).
+    /// Safe to call more than once.
+    pub async fn shutdown(&self) -> Result<(), Error> {
+        let first = self.inner.lifecycle.send_if_modified(|l| {
+            if *l == Lifecycle::Running {
+                *l = Lifecycle::ShutDown;
+                true
+            } else {
+                false
+            }
+        });
+        if first {
+            self.inner
+                .serf
+                .shutdown()
+                .await
+                .map_err(|e| Error::engine("shutting down", e))?;
+        }
+        Ok(())
+    }
+
+    /// Resolves when the node has stopped: `Ok` after [`shutdown`](Self::shutdown) or
+    /// [`leave`](Self::leave), `Err(Error::Stopped)` if the engine stopped by itself
+    /// (for example because another live node has the same name).
+    pub async fn wait(&self) -> Result<(), Error> {
+        let mut rx = self.inner.lifecycle.subscribe();
+        let state = rx
+            .wait_for(|l| *l != Lifecycle::Running)
+            .await
+            .map(|l| l.clone())
+            .unwrap_or(Lifecycle::ShutDown);
+        match state {
+            Lifecycle::Stopped(why) => Err(Error::Stopped(why)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Operator statistics.
+    pub async fn stats(&self) -> Stats {
+        let s = self.inner.serf.stats().await;
+        Stats {
+            members: s.get_members(),
+            failed: s.get_failed(),
+            left: s.get_left(),
+            health_score: s.get_health_score(),
+            member_time: s.get_member_time(),
+            event_time: s.get_event_time(),
+            query_time: s.get_query_time(),
+            intent_queue: s.get_intent_queue(),
+            event_queue: s.get_event_queue(),
+            query_queue: s.get_query_queue(),
+            encrypted: s.get_encrypted(),
+        }
+    }
+
+    /// Installs `key` on every node (not yet used for sending).
+    pub async fn install_key(&self, key: &Key) -> Result<KeyReport, Error> {
+        self.key_op(KeyOp::Install, Some(key)).await
+    }
+
+    /// Makes `key` (already installed) the primary key on every node.
+    pub async fn use_key(&self, key: &Key) -> Result<KeyReport, Error> {
+        self.key_op(KeyOp::Use, Some(key)).await
+    }
+
+    /// Removes `key` (not the primary) from every node.
+    pub async fn remove_key(&self, key: &Key) -> Result<KeyReport, Error> {
+        self.key_op(KeyOp::Remove, Some(key)).await
+    }
+
+    /// Lists the keys installed across the cluster.
+    pub async fn list_keys(&self) -> Result<KeyReport, Error> {
+        self.key_op(KeyOp::List, None).await
+    }
+
+    async fn key_op(&self, op: KeyOp, key: Option<&Key>) -> Result<KeyReport, Error> {
+        self.ensure_running()?;
+        if !self.inner.serf.encryption_enabled() {
+            return Err(Error::Config(
+                "key operations need encryption: start the node with at least one key".into(),
+            ));
+        }
+        let km = self.inner.serf.key_manager();
+        let key = key.map(Key::to_engine);
+        // Key operations are internal queries: one at a time, like every query.
+        let _one_at_a_time = self.inner.query_lock.lock().await;
+        let resp = match (op, key) {
+            (KeyOp::Install, Some(k)) => km.install_key(k, None).await,
+            (KeyOp::Use, Some(k)) => km.use_key(k, None).await,
+            (KeyOp::Remove, Some(k)) => km.remove_key(k, None).await,
+            _ => km.list_keys().await,
+        }
+        .map_err(|e| Error::engine("running a key operation", e))?;
+        Ok(KeyReport {
+            nodes: resp.num_nodes(),
+            responses: resp.num_resp(),
+            errors: resp.num_err(),
+            messages: resp
+                .messages()
+                .iter()
+                .map(|(n, m)| (n.to_string(), m.to_string()))
+                .collect(),
+            keys: resp.keys().iter().map(|(k, n)| (Key::from_engine(k), *n)).collect(),
+            primary_keys: resp
+                .primary_keys()
+                .iter()
+                .map(|(k, n)| (Key::from_engine(k), *n))
+                .collect(),
+        })
+    }
+}
+
+/// serf-rs's limit on an encoded query message, in bytes.
+pub(crate) const QUERY_SIZE_LIMIT: usize = 1024;

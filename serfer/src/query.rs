@@ -1,0 +1,211 @@
+//! Sending queries and collecting their answers.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::engine::EngineQueryResponse;
+use crate::payload::{Payload, PayloadError};
+
+/// How a query is sent: which nodes answer, whether they ack, how long to wait.
+///
+/// ```
+/// use std::time::Duration;
+/// let opts = serfer::QueryOptions::new()
+///     .nodes(["web-1", "web-2"])
+///     .tag("dc", "^eu-")
+///     .request_ack(true)
+///     .timeout(Duration::from_secs(2));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct QueryOptions {
+    pub(crate) nodes: Vec<String>,
+    pub(crate) tags: Vec<(String, String)>,
+    pub(crate) request_ack: bool,
+    pub(crate) relay_factor: u8,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl QueryOptions {
+    /// Every node answers; no acks; the node's default timeout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Only these nodes answer.
+    pub fn nodes<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.nodes.extend(names.into_iter().map(Into::into));
+        self
+    }
+    /// Only nodes whose tag `name` matches the regular expression `regex` answer.
+    /// Several tag filters must all match.
+    pub fn tag(mut self, name: impl Into<String>, regex: impl Into<String>) -> Self {
+        self.tags.push((name.into(), regex.into()));
+        self
+    }
+    /// Ask every selected node to acknowledge receipt.
+    pub fn request_ack(mut self, yes: bool) -> Self {
+        self.request_ack = yes;
+        self
+    }
+    /// Each responder also relays its answer through this many other nodes.
+    pub fn relay_factor(mut self, n: u8) -> Self {
+        self.relay_factor = n;
+        self
+    }
+    /// How long the query stays open.
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+}
+
+/// One thing that came back for a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryReply {
+    /// A node acknowledged receipt.
+    Ack(String),
+    /// A node answered.
+    Response {
+        /// The node's name.
+        from: String,
+        /// The encoded answer.
+        payload: Bytes,
+    },
+}
+
+/// Everything a query collected: the Go Serfer `GetResponse`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryResult {
+    /// Nodes that acknowledged.
+    pub acks: BTreeSet<String>,
+    /// Answers, by node name.
+    pub responses: BTreeMap<String, Bytes>,
+}
+
+impl QueryResult {
+    /// Decodes every answer as `R`.
+    pub fn decode<R: Payload>(&self) -> BTreeMap<String, Result<R, PayloadError>> {
+        self.responses
+            .iter()
+            .map(|(from, bytes)| (from.clone(), R::decode(bytes)))
+            .collect()
+    }
+}
+
+type EngineNode = serf::types::Node<serf::types::SmolStr, std::net::SocketAddr>;
+type EngineResponse = serf::NodeResponse<serf::types::SmolStr, std::net::SocketAddr>;
+
+/// The acks and answers of a query, as they arrive.
+///
+/// Finishes when the query times out, or earlier, as soon as every node it was
+/// expected to reach (the alive members that match its filters when it was sent)
+/// has answered, and acknowledged if acks were asked for.
+pub struct QueryResponses {
+    // Kept so that serf-rs keeps the query registered while we listen.
+    _engine: EngineQueryResponse,
+    acks_rx: Option<async_channel::Receiver<EngineNode>>,
+    responses_rx: async_channel::Receiver<EngineResponse>,
+    expected: HashSet<String>,
+    want_acks: bool,
+    acks: HashSet<String>,
+    responded: HashSet<String>,
+    deadline: Instant,
+    done: bool,
+}
+
+impl QueryResponses {
+    pub(crate) fn new(
+        engine: EngineQueryResponse,
+        expected: Vec<String>,
+        request_ack: bool,
+        timeout: Duration,
+    ) -> Self {
+        QueryResponses {
+            acks_rx: if request_ack { engine.ack_rx() } else { None },
+            responses_rx: engine.response_rx(),
+            _engine: engine,
+            expected: expected.into_iter().collect(),
+            want_acks: request_ack,
+            acks: HashSet::new(),
+            responded: HashSet::new(),
+            deadline: Instant::now() + timeout,
+            done: false,
+        }
+    }
+
+    /// When the query stops listening at the latest.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    fn everyone_answered(&self) -> bool {
+        !self.expected.is_empty()
+            && self.expected.iter().all(|n| self.responded.contains(n))
+            && (!self.want_acks || self.expected.iter().all(|n| self.acks.contains(n)))
+    }
+
+    /// The next ack or answer; `None` once the query is finished.
+    pub async fn next(&mut self) -> Option<QueryReply> {
+        loop {
+            if self.done || self.everyone_answered() {
+                self.done = true;
+                return None;
+            }
+            let deadline = tokio::time::Instant::from_std(self.deadline);
+            let acks = self.acks_rx.clone();
+            let ack = async {
+                match &acks {
+                    Some(rx) => rx.recv().await.ok(),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                r = self.responses_rx.recv() => match r {
+                    Ok(r) => {
+                        let from = r.from().id().to_string();
+                        // A relayed duplicate of an answer already seen is not news.
+                        if self.responded.insert(from.clone()) {
+                            return Some(QueryReply::Response { from, payload: r.payload().clone() });
+                        }
+                    }
+                    Err(_) => {
+                        // serf-rs closes the channels at the deadline.
+                        self.done = true;
+                    }
+                },
+                a = ack => match a {
+                    Some(n) => {
+                        let from = n.id().to_string();
+                        if self.acks.insert(from.clone()) {
+                            return Some(QueryReply::Ack(from));
+                        }
+                    }
+                    None => self.acks_rx = None,
+                },
+                _ = tokio::time::sleep_until(deadline) => self.done = true,
+            }
+        }
+    }
+
+    /// Waits until the query finishes and returns everything it collected.
+    pub async fn collect(mut self) -> QueryResult {
+        let mut result = QueryResult::default();
+        while let Some(reply) = self.next().await {
+            match reply {
+                QueryReply::Ack(from) => {
+                    result.acks.insert(from);
+                }
+                QueryReply::Response { from, payload } => {
+                    result.responses.insert(from, payload);
+                }
+            }
+        }
+        result
+    }
+}

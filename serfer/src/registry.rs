@@ -1,0 +1,231 @@
+//! The handler registry: which function handles which event.
+
+use std::collections::HashMap;
+
+use crate::error::Error;
+use crate::extract::{ForMember, ForQuery, ForUserEvent, StateMap, StateMapView};
+use crate::handler::{
+    erase_event, erase_query, Erased, Handler, MemberEventOutput, QueryOutput, UserEventOutput,
+};
+use crate::member::MemberEventKind;
+
+/// Which events a registered handler receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HandlerKind {
+    /// User events.
+    UserEvent,
+    /// Queries.
+    Query,
+    /// Membership events of one kind, or of every kind (`None`).
+    Member(Option<MemberEventKind>),
+}
+
+impl std::fmt::Display for HandlerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HandlerKind::UserEvent => f.write_str("user event"),
+            HandlerKind::Query => f.write_str("query"),
+            HandlerKind::Member(Some(k)) => write!(f, "member event `{k}`"),
+            HandlerKind::Member(None) => f.write_str("member event (any)"),
+        }
+    }
+}
+
+pub(crate) struct Route {
+    pub(crate) kind: HandlerKind,
+    /// `None` is the catch-all of its kind.
+    pub(crate) name: Option<String>,
+    pub(crate) label: String,
+    pub(crate) handler: Erased,
+    pub(crate) check: fn(&StateMapView<'_>) -> Result<(), String>,
+}
+
+/// The set of handlers a node is started with.
+///
+/// Filled by the builder's `.user_event(…)`, `.query(…)` and `.member_event(…)`,
+/// and by the `#[serfer::…]` attributes through [`crate::NodeBuilder::discovered_handlers`].
+#[derive(Default)]
+pub struct Registry {
+    pub(crate) routes: Vec<Route>,
+}
+
+impl Registry {
+    /// Registers a user-event handler for `name`, or for every event without an exact
+    /// handler when `name` is `None`.
+    pub fn user_event<Args, H>(&mut self, name: Option<&str>, handler: H) -> &mut Self
+    where
+        H: Handler<ForUserEvent, Args>,
+        H::Output: UserEventOutput,
+    {
+        self.push(
+            HandlerKind::UserEvent,
+            name,
+            erase_event(handler, UserEventOutput::into_result),
+            H::check,
+            std::any::type_name::<H>(),
+        )
+    }
+
+    /// Registers the query handler for `name`, or the catch-all when `name` is `None`.
+    pub fn query<Args, H>(&mut self, name: Option<&str>, handler: H) -> &mut Self
+    where
+        H: Handler<ForQuery, Args>,
+        H::Output: QueryOutput,
+    {
+        self.push(
+            HandlerKind::Query,
+            name,
+            erase_query(handler),
+            H::check,
+            std::any::type_name::<H>(),
+        )
+    }
+
+    /// Registers a membership handler for one kind, or for every kind when `None`.
+    pub fn member_event<Args, H>(&mut self, kind: Option<MemberEventKind>, handler: H) -> &mut Self
+    where
+        H: Handler<ForMember, Args>,
+        H::Output: MemberEventOutput,
+    {
+        self.push(
+            HandlerKind::Member(kind),
+            None,
+            erase_event(handler, MemberEventOutput::into_result),
+            H::check,
+            std::any::type_name::<H>(),
+        )
+    }
+
+    fn push(
+        &mut self,
+        kind: HandlerKind,
+        name: Option<&str>,
+        handler: Erased,
+        check: fn(&StateMapView<'_>) -> Result<(), String>,
+        label: &str,
+    ) -> &mut Self {
+        self.routes.push(Route {
+            kind,
+            name: name.map(str::to_owned),
+            label: label.to_owned(),
+            handler,
+            check,
+        });
+        self
+    }
+
+    /// The registered handlers: kind, name (`None` for catch-alls) and function.
+    pub fn handlers(&self) -> impl Iterator<Item = (HandlerKind, Option<&str>, &str)> {
+        self.routes
+            .iter()
+            .map(|r| (r.kind, r.name.as_deref(), r.label.as_str()))
+    }
+
+    /// How many handlers are registered.
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Whether no handler is registered.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+}
+
+/// Checks a user-event or query name before it is registered or sent.
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() {
+        return Err(Error::InvalidName {
+            name: name.to_owned(),
+            reason: "names cannot be empty",
+        });
+    }
+    if name.starts_with("_serf_") {
+        return Err(Error::ReservedName(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// Handlers indexed for dispatch.
+pub(crate) struct Router {
+    user: HashMap<String, Vec<Route>>,
+    user_any: Vec<Route>,
+    query: HashMap<String, Route>,
+    query_any: Option<Route>,
+    member: Vec<Route>,
+}
+
+impl Router {
+    /// Validates the registry against the state given and indexes it.
+    pub(crate) fn build(registry: Registry, states: &StateMap) -> Result<Router, Error> {
+        let mut router = Router {
+            user: HashMap::new(),
+            user_any: Vec::new(),
+            query: HashMap::new(),
+            query_any: None,
+            member: Vec::new(),
+        };
+        let mut problems = Vec::new();
+        for route in registry.routes {
+            if let Some(name) = &route.name {
+                if let Err(e) = check_name(name) {
+                    problems.push(format!("{} handler `{}`: {e}", route.kind, route.label));
+                    continue;
+                }
+            }
+            if let Err(e) = (route.check)(&StateMapView(states)) {
+                problems.push(format!("{} handler `{}`: {e}", route.kind, route.label));
+                continue;
+            }
+            match (route.kind, route.name.clone()) {
+                (HandlerKind::UserEvent, Some(n)) => router.user.entry(n).or_default().push(route),
+                (HandlerKind::UserEvent, None) => router.user_any.push(route),
+                (HandlerKind::Query, name) => {
+                    let slot = match &name {
+                        Some(n) => router.query.get(n),
+                        None => router.query_any.as_ref(),
+                    };
+                    if let Some(prev) = slot {
+                        problems.push(format!(
+                            "two query handlers for {}: `{}` and `{}` (a query gets one response per node)",
+                            name.as_deref().map_or("every query (catch-all)".to_owned(), |n| format!("`{n}`")),
+                            prev.label,
+                            route.label
+                        ));
+                        continue;
+                    }
+                    match name {
+                        Some(n) => {
+                            router.query.insert(n, route);
+                        }
+                        None => router.query_any = Some(route),
+                    }
+                }
+                (HandlerKind::Member(_), _) => router.member.push(route),
+            }
+        }
+        if problems.is_empty() {
+            Ok(router)
+        } else {
+            Err(Error::Handlers(problems.join("; ")))
+        }
+    }
+
+    /// Exact-name handlers, else the catch-alls.
+    pub(crate) fn user_routes(&self, name: &str) -> &[Route] {
+        match self.user.get(name) {
+            Some(routes) => routes,
+            None => &self.user_any,
+        }
+    }
+
+    pub(crate) fn query_route(&self, name: &str) -> Option<&Route> {
+        self.query.get(name).or(self.query_any.as_ref())
+    }
+
+    pub(crate) fn member_routes(&self, kind: MemberEventKind) -> impl Iterator<Item = &Route> {
+        self.member
+            .iter()
+            .filter(move |r| matches!(r.kind, HandlerKind::Member(None)) || r.kind == HandlerKind::Member(Some(kind)))
+    }
+}

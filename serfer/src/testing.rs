@@ -1,0 +1,183 @@
+//! A real cluster in one process, for testing your handlers (feature `testing`).
+//!
+//! ```no_run
+//! use serfer::testing::{Recorder, TestCluster};
+//! use serfer::{State, UserEvent};
+//! use std::time::Duration;
+//!
+//! async fn deploy(ev: UserEvent<String>, State(seen): State<Recorder<String>>) {
+//!     seen.record(ev.into_payload());
+//! }
+//!
+//! # async fn demo() -> Result<(), serfer::Error> {
+//! let seen = Recorder::new();
+//! let cluster = TestCluster::start(3, |_, b| b.user_event("deploy", deploy).state(seen.clone())).await?;
+//! cluster.node(0).event("deploy", &"v2".to_owned()).await?;
+//! assert_eq!(seen.take(3, Duration::from_secs(10)).await, vec!["v2"; 3]);
+//! cluster.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Mutex};
+
+use crate::{Error, MemberStatus, Node, NodeBuilder, Profile};
+
+/// N real nodes on 127.0.0.1, each on a free port, all joined to the first.
+pub struct TestCluster {
+    nodes: Vec<Node>,
+}
+
+impl TestCluster {
+    /// Starts `n` nodes. `configure(i, builder)` adds node `i`'s handlers and settings
+    /// to a builder already set to bind `127.0.0.1:0`, use [`Profile::Local`] timing,
+    /// be named `node-{i}-…`, and (for `i > 0`) join node 0.
+    /// Returns once every node sees all `n` alive (at most 30 s).
+    pub async fn start<F>(n: usize, mut configure: F) -> Result<TestCluster, Error>
+    where
+        F: FnMut(usize, NodeBuilder) -> NodeBuilder,
+    {
+        let tag = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
+        let mut nodes: Vec<Node> = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut b = Node::builder()
+                .name(format!("node-{i}-{tag}"))
+                .bind("127.0.0.1:0")
+                .profile(Profile::Local);
+            if let Some(first) = nodes.first() {
+                b = b.join(first.addr().to_string());
+            }
+            nodes.push(configure(i, b).start().await?);
+        }
+        let cluster = TestCluster { nodes };
+        cluster
+            .wait_converged(Duration::from_secs(30))
+            .await
+            .map_err(Error::Config)?;
+        Ok(cluster)
+    }
+
+    /// Node `i`.
+    pub fn node(&self, i: usize) -> &Node {
+        &self.nodes[i]
+    }
+
+    /// All nodes.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// Waits until every node sees every node alive.
+    pub async fn wait_converged(&self, timeout: Duration) -> Result<(), String> {
+        let n = self.nodes.len();
+        let nodes = self.nodes.clone();
+        wait_until(timeout, &format!("all {n} nodes to see each other alive"), || {
+            let nodes = nodes.clone();
+            async move {
+                for node in &nodes {
+                    let alive = node
+                        .members()
+                        .await
+                        .iter()
+                        .filter(|m| m.status == MemberStatus::Alive)
+                        .count();
+                    if alive != n {
+                        return false;
+                    }
+                }
+                true
+            }
+        })
+        .await
+    }
+
+    /// Shuts every node down.
+    pub async fn shutdown(self) {
+        for node in &self.nodes {
+            let _ = node.shutdown().await;
+        }
+    }
+}
+
+/// Polls `cond` every 20 ms until it holds or `timeout` passes; `Err` names what was awaited.
+pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut cond: F) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if cond().await {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Collects what handlers saw, for a test to await. Clone it into handler state.
+pub struct Recorder<T> {
+    tx: mpsc::UnboundedSender<T>,
+    rx: Arc<Mutex<mpsc::UnboundedReceiver<T>>>,
+}
+
+impl<T> Clone for Recorder<T> {
+    fn clone(&self) -> Self {
+        Recorder {
+            tx: self.tx.clone(),
+            rx: self.rx.clone(),
+        }
+    }
+}
+
+impl<T: Send + 'static> Default for Recorder<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Send + 'static> Recorder<T> {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Recorder {
+            tx,
+            rx: Arc::new(Mutex::new(rx)),
+        }
+    }
+
+    /// Records one value (from a handler).
+    pub fn record(&self, value: T) {
+        let _ = self.tx.send(value);
+    }
+
+    /// The next value, or `None` after `timeout`.
+    pub async fn next(&self, timeout: Duration) -> Option<T> {
+        let mut rx = self.rx.lock().await;
+        tokio::time::timeout(timeout, rx.recv()).await.ok().flatten()
+    }
+
+    /// Up to `n` values, waiting at most `timeout` in all.
+    pub async fn take(&self, n: usize, timeout: Duration) -> Vec<T> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut rx = self.rx.lock().await;
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(v)) => out.push(v),
+                _ => break,
+            }
+        }
+        out
+    }
+
+    /// Whatever arrives within `window`: for checking that nothing more comes.
+    pub async fn drain_for(&self, window: Duration) -> Vec<T> {
+        self.take(usize::MAX, window).await
+    }
+}

@@ -1,0 +1,57 @@
+//! Membership: joins, tag updates, graceful leave and failure, seen across real nodes.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::{init_logs, DELIVERY};
+use serfer::testing::{wait_until, Recorder, TestCluster};
+use serfer::{MemberEvent, MemberEventKind, MemberStatus, State};
+
+type Seen = Recorder<(String, MemberEventKind, Vec<String>)>;
+
+async fn record(ev: MemberEvent, node: serfer::Node, State(seen): State<Seen>) {
+    let names = ev.members().iter().map(|m| m.name.clone()).collect();
+    seen.record((node.name().to_owned(), ev.kind(), names));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_join_and_see_each_other() {
+    init_logs();
+    let seen: Seen = Recorder::new();
+    let cluster = TestCluster::start(3, |_, b| b.any_member_event(record).state(seen.clone()))
+        .await
+        .expect("cluster starts");
+    let names: Vec<String> = cluster.nodes().iter().map(|n| n.name().to_owned()).collect();
+    for node in cluster.nodes() {
+        let members = node.members().await;
+        assert_eq!(members.len(), 3);
+        for m in &members {
+            assert_eq!(m.status, MemberStatus::Alive, "{m:?}");
+            assert!(names.contains(&m.name));
+            assert_eq!(m.addr.to_string(), "127.0.0.1");
+        }
+    }
+    // Every node gets a join event for each of the other two (and itself).
+    let mut joins: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + DELIVERY;
+    while joins.values().map(Vec::len).sum::<usize>() < 6 && tokio::time::Instant::now() < deadline {
+        if let Some((at, kind, members)) = seen.next(Duration::from_millis(200)).await {
+            if kind == MemberEventKind::Join {
+                for m in members.into_iter().filter(|m| *m != at) {
+                    joins.entry(at.clone()).or_default().push(m);
+                }
+            }
+        }
+    }
+    for (i, at) in names.iter().enumerate() {
+        let mut got = joins.get(at).cloned().unwrap_or_default();
+        got.sort();
+        got.dedup();
+        let mut want: Vec<String> = names.iter().filter(|n| *n != at).cloned().collect();
+        want.sort();
+        assert_eq!(got, want, "join events seen by node {i}");
+    }
+    cluster.shutdown().await;
+}
