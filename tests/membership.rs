@@ -55,3 +55,68 @@ async fn three_nodes_join_and_see_each_other() {
     }
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_change_reaches_others_as_update() {
+    init_logs();
+    let seen: Seen = Recorder::new();
+    let cluster = TestCluster::start(2, |_, b| {
+        b.tag("role", "web")
+            .member_event(MemberEventKind::Update, record)
+            .state(seen.clone())
+    })
+    .await
+    .unwrap();
+    let changed = cluster.node(0).name().to_owned();
+    let tags = BTreeMap::from([("role".to_owned(), "db".to_owned()), ("dc".to_owned(), "eu".to_owned())]);
+    cluster.node(0).set_tags(tags.clone()).await.unwrap();
+
+    let observer = cluster.node(1).name().to_owned();
+    let deadline = tokio::time::Instant::now() + DELIVERY;
+    let mut got_update = false;
+    while !got_update && tokio::time::Instant::now() < deadline {
+        if let Some((at, kind, members)) = seen.next(Duration::from_millis(200)).await {
+            got_update = at == observer && kind == MemberEventKind::Update && members.contains(&changed);
+        }
+    }
+    assert!(got_update, "node 1 saw no update event for node 0");
+    let seen_by_1 = cluster.node(1).members().await;
+    let m = seen_by_1.iter().find(|m| m.name == changed).unwrap();
+    assert_eq!(m.tags, tags);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_leave_is_left_and_abrupt_stop_is_failed() {
+    init_logs();
+    let seen: Seen = Recorder::new();
+    let cluster = TestCluster::start(3, |i, b| {
+        if i == 0 {
+            b.any_member_event(record).state(seen.clone())
+        } else {
+            b
+        }
+    })
+    .await
+    .unwrap();
+    let leaver = cluster.node(1).name().to_owned();
+    let crasher = cluster.node(2).name().to_owned();
+    cluster.node(1).leave().await.unwrap();
+    cluster.node(2).shutdown().await.unwrap();
+
+    let (mut left, mut failed) = (false, false);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !(left && failed) && tokio::time::Instant::now() < deadline {
+        if let Some((_, kind, members)) = seen.next(Duration::from_millis(200)).await {
+            left |= kind == MemberEventKind::Leave && members.contains(&leaver);
+            failed |= kind == MemberEventKind::Failed && members.contains(&crasher);
+        }
+    }
+    assert!(left, "no leave event for the node that left");
+    assert!(failed, "no failed event for the node that stopped");
+    let members = cluster.node(0).members().await;
+    let status = |n: &str| members.iter().find(|m| m.name == n).map(|m| m.status);
+    assert_eq!(status(&leaver), Some(MemberStatus::Left));
+    assert_eq!(status(&crasher), Some(MemberStatus::Failed));
+    cluster.shutdown().await;
+}

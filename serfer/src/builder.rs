@@ -407,7 +407,32 @@ pub(crate) async fn resolve(text: &str) -> Result<SocketAddr, Error> {
 }
 
 /// Joins through every address; succeeds if any answered.
+///
+/// A node given several keys encrypts with its primary; when no address accepts
+/// that, each other key is tried as the primary in turn (the node is alone until it
+/// joins, so this changes nothing for anyone else), so that a node holding any one
+/// of the cluster's keys can join, as Go Serfer promised.
 pub(crate) async fn join(serf: &Serf, addrs: &[String], ignore_old: bool) -> Result<usize, Error> {
+    let first = join_once(serf, addrs, ignore_old).await;
+    let Err(first_err) = first else { return first };
+    let Some(ring) = serf.memberlist().keyring() else {
+        return Err(first_err);
+    };
+    let primary = ring.primary_key();
+    for key in ring.keys().filter(|k| *k != primary).collect::<Vec<_>>() {
+        if ring.use_key(key.as_ref()).is_err() {
+            continue;
+        }
+        if let Ok(n) = join_once(serf, addrs, ignore_old).await {
+            tracing::info!("joined with a secondary key, which is now this node's primary");
+            return Ok(n);
+        }
+    }
+    let _ = ring.use_key(primary.as_ref());
+    Err(first_err)
+}
+
+async fn join_once(serf: &Serf, addrs: &[String], ignore_old: bool) -> Result<usize, Error> {
     let mut attempts = Vec::new();
     let mut joined = 0;
     for text in addrs {

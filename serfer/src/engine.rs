@@ -32,6 +32,11 @@ pub use serf::Options as EngineOptions;
 pub(crate) const TRAILER_LEN: usize = 10;
 const TRAILER_MARK: [u8; 2] = [0x5e, 0xf7];
 
+/// serf-rs applies its size limit both to name + payload and to the encoded
+/// message (Lamport time, lengths, flags). Serfer checks name + payload itself,
+/// so the engine's limit leaves room for the encoding.
+const ENCODING_SLACK: usize = 64;
+
 /// The largest user event (name + payload) that still fits in one gossip packet
 /// with encryption and message framing. Larger events never gossip in serf-rs
 /// (they wait in the broadcast queue forever and only reach others by push/pull).
@@ -95,7 +100,7 @@ pub(crate) fn options(cfg: &Config) -> Result<EngineOptions, Error> {
         .with_quiescent_period(Duration::ZERO)
         .with_user_coalesce_period(Duration::ZERO)
         .with_user_quiescent_period(Duration::ZERO)
-        .with_max_user_event_size(cfg.max_event_size + TRAILER_LEN)
+        .with_max_user_event_size(cfg.max_event_size + TRAILER_LEN + ENCODING_SLACK)
         .with_event_buffer_size(cfg.event_buffer_size)
         .with_snapshot_path(cfg.snapshot.clone());
     let opts = match &cfg.engine_tweak {
@@ -179,7 +184,10 @@ pub(crate) fn query_param(
         "relay_factor": relay_factor,
         "timeout": format!("{}ms", timeout.as_millis().max(1)),
     });
-    serde_json::from_value(value).map_err(|e| Error::engine("building query parameters", e))
+    // MessagePack rather than a JSON value: serf-rs's regex field only deserialises
+    // from borrowed strings, and MessagePack strings borrow without unescaping.
+    let bytes = rmp_serde::to_vec_named(&value).map_err(|e| Error::engine("building query parameters", e))?;
+    rmp_serde::from_slice(&bytes).map_err(|e| Error::engine("building query parameters", e))
 }
 
 #[cfg(test)]
@@ -202,7 +210,7 @@ mod tests {
     fn query_param_carries_filters() {
         let p = query_param(
             &["a".into(), "b".into()],
-            &[("role".into(), "^web$".into())],
+            &[("role".into(), r"^web-\d+$".into())],
             true,
             2,
             Duration::from_secs(3),

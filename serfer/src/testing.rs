@@ -166,7 +166,7 @@ impl<T: Send + 'static> Recorder<T> {
     pub async fn take(&self, n: usize, timeout: Duration) -> Vec<T> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut rx = self.rx.lock().await;
-        let mut out = Vec::with_capacity(n);
+        let mut out = Vec::with_capacity(n.min(1024));
         while out.len() < n {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(v)) => out.push(v),

@@ -1,0 +1,569 @@
+//! What the three handler attributes share: checking the function's shape and
+//! generating its compile-time checks and its registration.
+
+use proc_macro2::{Span, TokenStream as TokenStream2, TokenTree};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
+use syn::{FnArg, GenericArgument, Ident, Item, ItemFn, PathArguments, ReturnType, Type};
+
+use crate::args::combine;
+
+/// The most arguments a handler can take (the runtime implements `Handler` up to 16).
+const MAX_ARGS: usize = 16;
+
+/// What distinguishes one handler attribute from another.
+pub(crate) struct HandlerAttr {
+    /// The attribute as written after `serfer::`: `user_event`.
+    pub attr: &'static str,
+    /// The `FromEvent<K>` marker type in `__private`: `ForUserEvent`.
+    pub marker: &'static str,
+    /// The trait in `__private` that the return type must implement: `UserEventOutput`.
+    pub output_trait: &'static str,
+    /// The extractor whose type argument must be a `Payload`: `UserEvent`.
+    pub payload_extractor: Option<&'static str>,
+    /// The `Registry` method that registers the handler: `user_event`.
+    pub registry_method: &'static str,
+}
+
+/// What the attribute's arguments decided.
+pub(crate) struct Registration {
+    /// The descriptor's `kind`: a `HandlerKind` expression.
+    pub kind: TokenStream2,
+    /// The descriptor's `name`: an `Option<&'static str>` expression.
+    pub name: TokenStream2,
+    /// The first argument of the `Registry` method (the name or the member kind).
+    pub selector: TokenStream2,
+}
+
+/// A function that passed every shape check.
+struct HandlerFn {
+    ident: Ident,
+    is_async: bool,
+    /// `#[cfg(...)]` attributes of the function, repeated on the generated block.
+    cfgs: Vec<syn::Attribute>,
+    args: Vec<Type>,
+    /// The return type, or `()` spanned on the function's name.
+    output: TokenStream2,
+}
+
+/// Expands a handler attribute: the item unchanged, then its checks and registration.
+/// On any error: the item unchanged and the errors, nothing else.
+pub(crate) fn expand(
+    spec: &HandlerAttr,
+    registration: syn::Result<Registration>,
+    item: TokenStream2,
+) -> TokenStream2 {
+    let handler = analyze(spec, item.clone());
+    match (registration, handler) {
+        (Ok(registration), Ok(handler)) => {
+            let generated = generate(spec, &registration, &handler);
+            quote! {
+                #item
+                #generated
+            }
+        }
+        (registration, handler) => {
+            let errors = combine(registration.err().into_iter().chain(handler.err()))
+                .map(|e| e.to_compile_error());
+            quote! {
+                #item
+                #errors
+            }
+        }
+    }
+}
+
+fn analyze(spec: &HandlerAttr, item: TokenStream2) -> syn::Result<HandlerFn> {
+    let attr = format!("`#[serfer::{}]`", spec.attr);
+    let func = match syn::parse2::<Item>(item)? {
+        Item::Fn(func) => func,
+        other => {
+            return Err(syn::Error::new_spanned(
+                item_head(&other),
+                format!("{attr} can only be applied to functions"),
+            ))
+        }
+    };
+    let ItemFn { attrs, sig, .. } = &func;
+    let mut errors = Vec::new();
+    let mut reject = |tokens: &dyn ToTokens, message: String| {
+        errors.push(syn::Error::new_spanned(tokens, message));
+    };
+
+    if let Some(token) = &sig.constness {
+        reject(token, format!("{attr} handlers cannot be `const fn`"));
+    }
+    if let Some(token) = &sig.unsafety {
+        reject(token, format!("{attr} handlers cannot be `unsafe fn`"));
+    }
+    if let Some(abi) = &sig.abi {
+        reject(abi, format!("{attr} handlers cannot be `extern` functions"));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        let mut generics = sig.generics.to_token_stream();
+        sig.generics.where_clause.to_tokens(&mut generics);
+        reject(
+            &generics,
+            format!(
+                "{attr} handlers cannot be generic: the function is registered as it is, \
+                 so its argument and return types must be concrete"
+            ),
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        reject(variadic, format!("{attr} handlers cannot be variadic"));
+    }
+
+    let mut args = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => reject(
+                &receiver.self_token,
+                format!(
+                    "{attr} handlers must be free functions: `self` is not supported, \
+                     move the function out of the `impl` block"
+                ),
+            ),
+            FnArg::Typed(arg) => {
+                if let Some(impl_trait) = find_impl_trait(&arg.ty) {
+                    reject(
+                        impl_trait,
+                        "`impl Trait` arguments are not supported in handlers".to_owned(),
+                    );
+                } else if let Type::Reference(reference) = &*arg.ty {
+                    reject(
+                        reference,
+                        "handler arguments are extractors taken by value: remove the `&`"
+                            .to_owned(),
+                    );
+                } else {
+                    args.push((*arg.ty).clone());
+                }
+            }
+        }
+    }
+    if sig.inputs.len() > MAX_ARGS {
+        let extra: TokenStream2 = sig
+            .inputs
+            .iter()
+            .skip(MAX_ARGS)
+            .flat_map(|a| a.to_token_stream())
+            .collect();
+        reject(
+            &extra,
+            format!(
+                "{attr} handlers take at most {MAX_ARGS} arguments, this one takes {}",
+                sig.inputs.len()
+            ),
+        );
+    }
+
+    let output = match &sig.output {
+        ReturnType::Default => quote_spanned!(sig.ident.span()=> ()),
+        ReturnType::Type(_, ty) => {
+            if let Some(impl_trait) = find_impl_trait(ty) {
+                reject(
+                    impl_trait,
+                    "`impl Trait` return types are not supported in handlers: return a \
+                     concrete type (for a future, write an `async fn`)"
+                        .to_owned(),
+                );
+            }
+            ty.to_token_stream()
+        }
+    };
+
+    if let Some(error) = combine(errors) {
+        return Err(error);
+    }
+    Ok(HandlerFn {
+        ident: sig.ident.clone(),
+        is_async: sig.asyncness.is_some(),
+        cfgs: attrs
+            .iter()
+            .filter(|a| a.path().is_ident("cfg"))
+            .cloned()
+            .collect(),
+        args,
+        output,
+    })
+}
+
+/// The tokens an error about a non-function item points at: its keyword and name
+/// where it has them (`struct Deploy`), else the whole item.
+fn item_head(item: &Item) -> TokenStream2 {
+    let (keyword, ident): (&dyn ToTokens, &Ident) = match item {
+        Item::Struct(i) => (&i.struct_token, &i.ident),
+        Item::Enum(i) => (&i.enum_token, &i.ident),
+        Item::Union(i) => (&i.union_token, &i.ident),
+        Item::Const(i) => (&i.const_token, &i.ident),
+        Item::Static(i) => (&i.static_token, &i.ident),
+        Item::Type(i) => (&i.type_token, &i.ident),
+        Item::Trait(i) => (&i.trait_token, &i.ident),
+        Item::Mod(i) => (&i.mod_token, &i.ident),
+        _ => return item.to_token_stream(),
+    };
+    quote!(#keyword #ident)
+}
+
+/// The first `impl Trait` anywhere in a type.
+fn find_impl_trait(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::ImplTrait(_) => Some(ty),
+        Type::Array(t) => find_impl_trait(&t.elem),
+        Type::Group(t) => find_impl_trait(&t.elem),
+        Type::Paren(t) => find_impl_trait(&t.elem),
+        Type::Ptr(t) => find_impl_trait(&t.elem),
+        Type::Reference(t) => find_impl_trait(&t.elem),
+        Type::Slice(t) => find_impl_trait(&t.elem),
+        Type::Tuple(t) => t.elems.iter().find_map(find_impl_trait),
+        Type::Path(t) => t
+            .qself
+            .as_ref()
+            .and_then(|q| find_impl_trait(&q.ty))
+            .or_else(|| {
+                t.path.segments.iter().find_map(|s| match &s.arguments {
+                    PathArguments::AngleBracketed(a) => a.args.iter().find_map(|a| match a {
+                        GenericArgument::Type(t) => find_impl_trait(t),
+                        _ => None,
+                    }),
+                    PathArguments::Parenthesized(p) => p
+                        .inputs
+                        .iter()
+                        .find_map(find_impl_trait)
+                        .or(match &p.output {
+                            ReturnType::Type(_, t) => find_impl_trait(t),
+                            ReturnType::Default => None,
+                        }),
+                    PathArguments::None => None,
+                })
+            }),
+        _ => None,
+    }
+}
+
+/// `T` when `ty` is `Extractor<T>` (by its last path segment), e.g. `UserEvent<Deploy>`.
+fn payload_of<'a>(ty: &'a Type, extractor: &str) -> Option<&'a Type> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    if last.ident != extractor {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let mut types = args.args.iter().filter_map(|a| match a {
+        GenericArgument::Type(t) => Some(t),
+        _ => None,
+    });
+    match (types.next(), types.next()) {
+        (Some(t), None) => Some(t),
+        _ => None,
+    }
+}
+
+/// `fn name() where ty: bound {}`, every generated token spanned on `ty`, so that
+/// an unsatisfied bound is reported on the user's type, from its first token to its last.
+fn bound_check(name: Ident, ty: &dyn ToTokens, bound: TokenStream2) -> TokenStream2 {
+    let ty = ty.to_token_stream();
+    let first = ty
+        .clone()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |t| t.span());
+    let last = last_span(&ty).unwrap_or(first);
+    let bound = respan(bound, last);
+    quote_spanned! {first=>
+        fn #name() where #ty: #bound {}
+    }
+}
+
+fn last_span(tokens: &TokenStream2) -> Option<Span> {
+    tokens.clone().into_iter().last().map(|t| match t {
+        TokenTree::Group(g) => g.span_close(),
+        t => t.span(),
+    })
+}
+
+fn respan(tokens: TokenStream2, span: Span) -> TokenStream2 {
+    tokens
+        .into_iter()
+        .map(|mut t| {
+            if let TokenTree::Group(g) = &t {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                t = TokenTree::Group(group);
+            } else {
+                t.set_span(span);
+            }
+            t
+        })
+        .collect()
+}
+
+fn generate(spec: &HandlerAttr, registration: &Registration, handler: &HandlerFn) -> TokenStream2 {
+    let marker = format_ident!("{}", spec.marker);
+    let output_trait = format_ident!("{}", spec.output_trait);
+    let method = format_ident!("{}", spec.registry_method);
+    let Registration {
+        kind,
+        name,
+        selector,
+    } = registration;
+    let HandlerFn {
+        ident,
+        is_async,
+        cfgs,
+        args,
+        output,
+    } = handler;
+
+    let mut checks = Vec::new();
+    for (i, ty) in args.iter().enumerate() {
+        match spec.payload_extractor.and_then(|e| payload_of(ty, e)) {
+            // `UserEvent<T>` is an extractor exactly when `T` is a payload: check only
+            // that, so a bad `T` is one error ("not a payload"), not two.
+            Some(payload) => checks.push(bound_check(
+                format_ident!("__serfer_check_payload_{}", i),
+                payload,
+                quote!(::serfer::__private::Payload),
+            )),
+            None => checks.push(bound_check(
+                format_ident!("__serfer_check_arg_{}", i),
+                ty,
+                quote!(::serfer::__private::FromEvent<::serfer::__private::#marker>),
+            )),
+        }
+    }
+    checks.push(bound_check(
+        format_ident!("__serfer_check_output"),
+        output,
+        quote!(::serfer::__private::#output_trait),
+    ));
+
+    // Hygienic names, so they cannot shadow (or be shadowed by) the user's function.
+    let registry = Ident::new("registry", Span::mixed_site());
+    let handler_expr = if *is_async {
+        ident.to_token_stream()
+    } else {
+        let vars: Vec<Ident> = (0..args.len())
+            .map(|i| Ident::new(&format!("arg{i}"), Span::mixed_site()))
+            .collect();
+        quote! {
+            |#(#vars: #args),*| ::serfer::__private::blocking(move || #ident(#(#vars),*))
+        }
+    };
+    let function = ident.unraw().to_string();
+    // Spanned on the function's name, so that `line!()` gives the line of the function
+    // rather than the line of the attribute.
+    let line = quote_spanned!(ident.span()=> ::core::line!());
+
+    quote! {
+        #(#cfgs)*
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, non_snake_case)]
+        const _: () = {
+            #(#checks)*
+            fn __serfer_register(#registry: &mut ::serfer::__private::Registry) {
+                #registry.#method(#selector, #handler_expr);
+            }
+            ::serfer::__private::inventory::submit! {
+                ::serfer::__private::HandlerDescriptor {
+                    kind: #kind,
+                    name: #name,
+                    function: #function,
+                    module_path: ::core::module_path!(),
+                    file: ::core::file!(),
+                    line: #line,
+                    register: __serfer_register,
+                }
+            }
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::*;
+    use crate::user_event::expand;
+
+    /// Expands `#[serfer::user_event("deploy")]` on `item`, asserts that the item is
+    /// kept, and returns the errors.
+    fn errors_for(item: &str) -> Vec<(String, Option<String>)> {
+        let out = expand_attr(expand, r#""deploy""#, item);
+        assert_item_kept(&out, item);
+        let errors = errors(&out);
+        assert!(!errors.is_empty());
+        assert_eq!(
+            items(&out).len(),
+            1 + errors.len(),
+            "the item and errors only: {out}"
+        );
+        errors
+    }
+
+    fn one_error(item: &str) -> (String, String) {
+        let errors = errors_for(item);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let (message, text) = errors.into_iter().next().unwrap();
+        (message, text.expect("spanned on the input"))
+    }
+
+    #[test]
+    fn rejects_non_functions_at_their_head() {
+        let (message, at) = one_error("#[derive(Debug)] pub struct Deploy { a: u8 }");
+        assert_eq!(
+            message,
+            "`#[serfer::user_event]` can only be applied to functions"
+        );
+        assert_eq!(at, "struct Deploy");
+        let (_, at) = one_error("const X: u8 = 1;");
+        assert_eq!(at, "const X");
+        let (message, at) = one_error("impl Foo { fn f(&self) {} }");
+        assert_eq!(
+            message,
+            "`#[serfer::user_event]` can only be applied to functions"
+        );
+        assert_eq!(at, "impl Foo { fn f(&self) {} }");
+    }
+
+    #[test]
+    fn rejects_generics_and_where_clauses() {
+        let (message, at) = one_error("async fn f<T: Send>(ev: UserEvent<T>) {}");
+        assert!(
+            message.starts_with("`#[serfer::user_event]` handlers cannot be generic"),
+            "{message}"
+        );
+        assert_eq!(at, "<T: Send>");
+        let (_, at) = one_error("async fn f<'a>(s: State<&'a str>) where 'a: 'static {}");
+        assert_eq!(at, "<'a>(s: State<&'a str>) where 'a: 'static");
+    }
+
+    #[test]
+    fn rejects_self_receivers() {
+        for item in [
+            "async fn m(&self, ev: UserEvent<()>) {}",
+            "fn m(mut self: Box<Self>) {}",
+        ] {
+            let (message, at) = one_error(item);
+            assert!(
+                message.starts_with("`#[serfer::user_event]` handlers must be free functions"),
+                "{message}"
+            );
+            assert_eq!(at, "self");
+        }
+    }
+
+    #[test]
+    fn rejects_const_unsafe_extern_and_variadic_functions_each_once() {
+        let (message, at) = one_error("const fn f() {}");
+        assert_eq!(
+            message,
+            "`#[serfer::user_event]` handlers cannot be `const fn`"
+        );
+        assert_eq!(at, "const");
+        let (message, at) = one_error("async unsafe fn f() {}");
+        assert_eq!(
+            message,
+            "`#[serfer::user_event]` handlers cannot be `unsafe fn`"
+        );
+        assert_eq!(at, "unsafe");
+        let (message, at) = one_error(r#"extern "C" fn f() {}"#);
+        assert_eq!(
+            message,
+            "`#[serfer::user_event]` handlers cannot be `extern` functions"
+        );
+        assert_eq!(at, r#"extern "C""#);
+
+        let errors = errors_for(r#"unsafe extern "C" fn f(a: u8, ...) {}"#);
+        let errors: Vec<_> = errors.into_iter().map(|(m, at)| (m, at.unwrap())).collect();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert_eq!(errors[0].1, "unsafe");
+        assert_eq!(errors[1].1, r#"extern "C""#);
+        assert_eq!(
+            errors[2],
+            (
+                "`#[serfer::user_event]` handlers cannot be variadic".to_owned(),
+                "...".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn rejects_impl_trait_and_references_at_the_type() {
+        let (message, at) = one_error("async fn f(x: impl Into<String>) {}");
+        assert_eq!(
+            message,
+            "`impl Trait` arguments are not supported in handlers"
+        );
+        assert_eq!(at, "impl Into<String>");
+        let (_, at) = one_error("async fn f(x: State<Vec<impl Send>>) {}");
+        assert_eq!(at, "impl Send");
+        let (message, at) = one_error("async fn f(n: &Node) {}");
+        assert_eq!(
+            message,
+            "handler arguments are extractors taken by value: remove the `&`"
+        );
+        assert_eq!(at, "&Node");
+        let (message, at) =
+            one_error("fn f() -> impl std::future::Future<Output = ()> { async {} }");
+        assert!(
+            message.starts_with("`impl Trait` return types are not supported in handlers"),
+            "{message}"
+        );
+        assert_eq!(at, "impl std::future::Future<Output = ()>");
+    }
+
+    #[test]
+    fn rejects_more_than_sixteen_arguments_at_the_extra_ones() {
+        let args: Vec<String> = (0..18).map(|i| format!("n{i}: Node")).collect();
+        let item = format!("async fn f({}) {{}}", args.join(", "));
+        let (message, at) = one_error(&item);
+        assert_eq!(
+            message,
+            "`#[serfer::user_event]` handlers take at most 16 arguments, this one takes 18"
+        );
+        assert_eq!(at, "n16: Node, n17: Node");
+
+        let ok = format!("async fn f({}) {{}}", args[..16].join(", "));
+        let out = expand_attr(expand, "", &ok);
+        assert_eq!(Generated::of(&out).check_names().len(), 17);
+    }
+
+    #[test]
+    fn reports_every_problem_at_once_and_keeps_the_item() {
+        let item = "async fn f<T>(&self, x: impl Send) {}";
+        let out = expand_attr(expand, r#""_serf_x", 3"#, item);
+        assert_item_kept(&out, item);
+        let errors = errors(&out);
+        let at: Vec<_> = errors.iter().map(|(_, at)| at.clone().unwrap()).collect();
+        assert_eq!(at, [r#""_serf_x""#, "3", "<T>", "self", "impl Send"]);
+    }
+
+    #[test]
+    fn a_tokenizing_but_unparsable_item_is_kept_with_the_parse_error() {
+        let out = expand_attr(expand, "", "fn f() -> {}");
+        assert!(out.to_string().starts_with("fn f () -> { }"), "{out}");
+        assert_eq!(errors(&out).len(), 1, "{out}");
+    }
+
+    #[test]
+    fn finds_impl_trait_anywhere_in_a_type() {
+        for ty in [
+            "impl Send",
+            "[impl Send; 2]",
+            "(u8, impl Send)",
+            "Option<Vec<impl Send>>",
+            "<impl Send as Tr>::X",
+            "&'static [impl Send]",
+        ] {
+            let ty: syn::Type = syn::parse_str(ty).unwrap();
+            assert!(super::find_impl_trait(&ty).is_some(), "{}", compact(&ty));
+        }
+        let ty: syn::Type = syn::parse_str("State<Box<dyn Send>>").unwrap();
+        assert!(super::find_impl_trait(&ty).is_none());
+    }
+}

@@ -1,0 +1,7 @@
+// The attributes apply to functions only.
+#[serfer::query("status")]
+struct Status {
+    healthy: bool,
+}
+
+fn main() {}
