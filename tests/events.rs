@@ -21,7 +21,10 @@ async fn on_deploy(ev: UserEvent<Deploy>, node: Node, State(seen): State<Seen<De
 }
 
 async fn on_any(ev: UserEvent<String>, node: Node, State(seen): State<Seen<String>>) {
-    seen.record((node.name().to_owned(), format!("{}={}", ev.name(), ev.payload())));
+    seen.record((
+        node.name().to_owned(),
+        format!("{}={}", ev.name(), ev.payload()),
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,19 +45,42 @@ async fn typed_event_reaches_every_node_once_and_catch_all_gets_the_rest() {
         version: "1.2".into(),
     };
     cluster.node(1).event("deploy", &d).await.unwrap();
-    cluster.node(2).event("restart", &"now".to_owned()).await.unwrap();
+    cluster
+        .node(2)
+        .event("restart", &"now".to_owned())
+        .await
+        .unwrap();
 
     let mut got = deploys.take(3, DELIVERY).await;
     got.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut names: Vec<String> = cluster.nodes().iter().map(|n| n.name().to_owned()).collect();
+    let mut names: Vec<String> = cluster
+        .nodes()
+        .iter()
+        .map(|n| n.name().to_owned())
+        .collect();
     names.sort();
-    assert_eq!(got, names.iter().map(|n| (n.clone(), d.clone())).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        names
+            .iter()
+            .map(|n| (n.clone(), d.clone()))
+            .collect::<Vec<_>>()
+    );
     let mut other = others.take(3, DELIVERY).await;
     other.sort();
-    assert_eq!(other, names.iter().map(|n| (n.clone(), "restart=now".to_owned())).collect::<Vec<_>>());
+    assert_eq!(
+        other,
+        names
+            .iter()
+            .map(|n| (n.clone(), "restart=now".to_owned()))
+            .collect::<Vec<_>>()
+    );
     // Exactly once: nothing more arrives.
     assert!(deploys.drain_for(Duration::from_secs(1)).await.is_empty());
-    assert!(others.drain_for(Duration::from_millis(100)).await.is_empty());
+    assert!(others
+        .drain_for(Duration::from_millis(100))
+        .await
+        .is_empty());
     cluster.shutdown().await;
 }
 
@@ -62,11 +88,17 @@ async fn typed_event_reaches_every_node_once_and_catch_all_gets_the_rest() {
 async fn malformed_payload_is_skipped_and_the_next_good_event_handled() {
     init_logs();
     let deploys: Seen<Deploy> = Recorder::new();
-    let cluster = TestCluster::start(2, |_, b| b.user_event("deploy", on_deploy).state(deploys.clone()))
+    let cluster = TestCluster::start(2, |_, b| {
+        b.user_event("deploy", on_deploy).state(deploys.clone())
+    })
+    .await
+    .unwrap();
+    // Not JSON for `Deploy`: the handler must not run.
+    cluster
+        .node(0)
+        .event("deploy", &"{not json".to_owned())
         .await
         .unwrap();
-    // Not JSON for `Deploy`: the handler must not run.
-    cluster.node(0).event("deploy", &"{not json".to_owned()).await.unwrap();
     let good = Deploy {
         service: "db".into(),
         version: "9".into(),
@@ -75,7 +107,10 @@ async fn malformed_payload_is_skipped_and_the_next_good_event_handled() {
     let got = deploys.take(2, DELIVERY).await;
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(got.iter().all(|(_, d)| *d == good), "{got:?}");
-    assert!(deploys.drain_for(Duration::from_millis(500)).await.is_empty());
+    assert!(deploys
+        .drain_for(Duration::from_millis(500))
+        .await
+        .is_empty());
     cluster.shutdown().await;
 }
 
@@ -93,8 +128,16 @@ async fn a_panicking_handler_does_not_stop_the_node() {
     let cluster = TestCluster::start(2, |_, b| b.user_event("e", panics).state(seen.clone()))
         .await
         .unwrap();
-    cluster.node(0).event("e", &"boom".to_owned()).await.unwrap();
-    cluster.node(0).event("e", &"after".to_owned()).await.unwrap();
+    cluster
+        .node(0)
+        .event("e", &"boom".to_owned())
+        .await
+        .unwrap();
+    cluster
+        .node(0)
+        .event("e", &"after".to_owned())
+        .await
+        .unwrap();
     let got = seen.take(2, DELIVERY).await;
     assert_eq!(got.len(), 2);
     assert!(got.iter().all(|(_, p)| p == "after"));
@@ -118,10 +161,22 @@ async fn oversized_event_is_refused_before_sending() {
         }
         other => panic!("expected PayloadTooLarge, got {other:?}"),
     }
-    let msg = cluster.node(0).event("big", &big).await.unwrap_err().to_string();
-    assert!(msg.contains("513 bytes") && msg.contains("limit of 512"), "{msg}");
+    let msg = cluster
+        .node(0)
+        .event("big", &big)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("513 bytes") && msg.contains("limit of 512"),
+        "{msg}"
+    );
     // Exactly at the limit is fine.
-    cluster.node(0).event("big", &"x".repeat(509)).await.unwrap();
+    cluster
+        .node(0)
+        .event("big", &"x".repeat(509))
+        .await
+        .unwrap();
     assert_eq!(seen.take(2, DELIVERY).await.len(), 2);
     assert!(matches!(
         cluster.node(0).event("_serf_x", &()).await,
@@ -135,20 +190,31 @@ async fn identical_events_keep_arriving_after_the_buffer_wraps() {
     init_logs();
     let seen: Seen<String> = Recorder::new();
     // With serf-rs alone, a buffer of 4 delivers only 4 of 12 identical events.
-    let cluster = TestCluster::start(2, |_, b| b.event_buffer_size(4).any_user_event(on_any).state(seen.clone()))
-        .await
-        .unwrap();
+    let cluster = TestCluster::start(2, |_, b| {
+        b.event_buffer_size(4)
+            .any_user_event(on_any)
+            .state(seen.clone())
+    })
+    .await
+    .unwrap();
     // One at a time, each awaited on both nodes: a burst larger than the buffer may
     // legitimately be dropped as "too old" (Serf does the same); this test is about
     // repeats being taken for duplicates.
     for i in 0..20 {
-        cluster.node(0).event("useless", &"this is a payload".to_owned()).await.unwrap();
+        cluster
+            .node(0)
+            .event("useless", &"this is a payload".to_owned())
+            .await
+            .unwrap();
         let got = seen.take(2, DELIVERY).await;
         let mut at: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
         at.sort();
         let mut want: Vec<&str> = cluster.nodes().iter().map(|n| n.name()).collect();
         want.sort();
-        assert_eq!(at, want, "identical event #{i} was not delivered everywhere");
+        assert_eq!(
+            at, want,
+            "identical event #{i} was not delivered everywhere"
+        );
     }
     assert!(seen.drain_for(Duration::from_millis(500)).await.is_empty());
     cluster.shutdown().await;
@@ -166,10 +232,18 @@ async fn coalescing_delivers_the_newest_once() {
     .await
     .unwrap();
     for i in 0..5 {
-        cluster.node(0).event_coalesced("ver", &format!("{i}")).await.unwrap();
+        cluster
+            .node(0)
+            .event_coalesced("ver", &format!("{i}"))
+            .await
+            .unwrap();
     }
     // A non-coalescable event goes straight through.
-    cluster.node(0).event("plain", &"p".to_owned()).await.unwrap();
+    cluster
+        .node(0)
+        .event("plain", &"p".to_owned())
+        .await
+        .unwrap();
     let mut got = seen.take(4, DELIVERY).await;
     got.sort();
     let mut want = Vec::new();

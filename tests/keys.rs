@@ -60,17 +60,31 @@ async fn wrong_key_missing_key_and_unexpected_key_are_refused() {
     let a = seed(&[&k]).await;
 
     let (wrong, _) = join_with(&[&Key::generate()], &a).await;
-    assert!(matches!(wrong, Err(Error::JoinFailed { .. })), "wrong key: {wrong:?}");
+    assert!(
+        matches!(wrong, Err(Error::JoinFailed { .. })),
+        "wrong key: {wrong:?}"
+    );
 
     let (plain, _) = join_with(&[], &a).await;
-    assert!(matches!(plain, Err(Error::JoinFailed { .. })), "no key: {plain:?}");
+    assert!(
+        matches!(plain, Err(Error::JoinFailed { .. })),
+        "no key: {plain:?}"
+    );
 
     // And the other way: an encrypted node cannot join a plaintext one.
     let open = seed(&[]).await;
     let (enc, _) = join_with(&[&k], &open).await;
-    assert!(matches!(enc, Err(Error::JoinFailed { .. })), "key into plaintext: {enc:?}");
+    assert!(
+        matches!(enc, Err(Error::JoinFailed { .. })),
+        "key into plaintext: {enc:?}"
+    );
 
-    assert_eq!(a.members().await.len(), 1, "nobody got in: {:?}", a.members().await);
+    assert_eq!(
+        a.members().await.len(),
+        1,
+        "nobody got in: {:?}",
+        a.members().await
+    );
     assert_eq!(open.members().await.len(), 1);
     a.shutdown().await.unwrap();
     open.shutdown().await.unwrap();
@@ -93,7 +107,11 @@ async fn a_node_with_two_keys_joins_a_cluster_using_its_second() {
     b.shutdown().await.unwrap();
 }
 
-async fn on_event(ev: UserEvent<String>, node: Node, State(seen): State<Recorder<(String, String)>>) {
+async fn on_event(
+    ev: UserEvent<String>,
+    node: Node,
+    State(seen): State<Recorder<(String, String)>>,
+) {
     seen.record((node.name().to_owned(), ev.into_payload()));
 }
 
@@ -102,9 +120,13 @@ async fn key_rotation_keeps_a_running_cluster_working() {
     init_logs();
     let (old, new) = (Key::generate(), Key::generate());
     let seen: Recorder<(String, String)> = Recorder::new();
-    let cluster = TestCluster::start(3, |_, b| b.key(old.to_string()).any_user_event(on_event).state(seen.clone()))
-        .await
-        .unwrap();
+    let cluster = TestCluster::start(3, |_, b| {
+        b.key(old.to_string())
+            .any_user_event(on_event)
+            .state(seen.clone())
+    })
+    .await
+    .unwrap();
     let n0 = cluster.node(0);
 
     let r = n0.install_key(&new).await.unwrap();
@@ -118,11 +140,18 @@ async fn key_rotation_keeps_a_running_cluster_working() {
     let r = n0.remove_key(&old).await.unwrap();
     assert!(r.is_complete(), "remove: {r:?}");
     let listed = n0.list_keys().await.unwrap();
-    assert_eq!(listed.keys.keys().cloned().collect::<Vec<_>>(), vec![new.clone()]);
+    assert_eq!(
+        listed.keys.keys().cloned().collect::<Vec<_>>(),
+        vec![new.clone()]
+    );
     assert_eq!(listed.primary_keys.get(&new), Some(&3));
 
     // Still one cluster: an event reaches everyone, and a node with only the new key joins.
-    cluster.node(2).event("after", &"rotation".to_owned()).await.unwrap();
+    cluster
+        .node(2)
+        .event("after", &"rotation".to_owned())
+        .await
+        .unwrap();
     assert_eq!(seen.take(3, DELIVERY).await.len(), 3);
     let (late, _) = join_with(&[&new], n0).await;
     let late = late.expect("a node with the new key joins");

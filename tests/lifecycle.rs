@@ -24,7 +24,10 @@ async fn port_zero_reports_the_real_port_and_sends_after_shutdown_fail() {
         node.query("q", &(), serfer::QueryOptions::new()).await,
         Err(Error::ShutDown)
     ));
-    assert!(matches!(node.set_tags(Default::default()).await, Err(Error::ShutDown)));
+    assert!(matches!(
+        node.set_tags(Default::default()).await,
+        Err(Error::ShutDown)
+    ));
     tokio::time::timeout(Duration::from_secs(1), node.wait())
         .await
         .expect("wait() resolves after shutdown")
@@ -36,9 +39,13 @@ async fn dropping_the_last_handle_frees_the_port() {
     let node = builder().start().await.unwrap();
     let addr = node.addr();
     drop(node);
-    wait_until(Duration::from_secs(10), "the gossip port to be free", || async move {
-        std::net::TcpListener::bind(addr).is_ok() && std::net::UdpSocket::bind(addr).is_ok()
-    })
+    wait_until(
+        Duration::from_secs(10),
+        "the gossip port to be free",
+        || async move {
+            std::net::TcpListener::bind(addr).is_ok() && std::net::UdpSocket::bind(addr).is_ok()
+        },
+    )
     .await
     .unwrap();
 }
@@ -47,7 +54,11 @@ async fn dropping_the_last_handle_frees_the_port() {
 async fn a_name_conflict_is_reported_by_wait() {
     init_logs();
     let first = builder().name("twin").start().await.unwrap();
-    let helper = builder().join(first.addr().to_string()).start().await.unwrap();
+    let helper = builder()
+        .join(first.addr().to_string())
+        .start()
+        .await
+        .unwrap();
     let second = builder()
         .name("twin")
         .join(helper.addr().to_string())
@@ -62,7 +73,10 @@ async fn a_name_conflict_is_reported_by_wait() {
             Err(Error::Stopped(why)) => assert!(why.contains("twin"), "{why}"),
             other => panic!("expected Error::Stopped, got {other:?}"),
         }
-        assert!(matches!(second.event("e", &()).await, Err(Error::Stopped(_))));
+        assert!(matches!(
+            second.event("e", &()).await,
+            Err(Error::Stopped(_))
+        ));
     }
     first.shutdown().await.unwrap();
     helper.shutdown().await.unwrap();
@@ -130,7 +144,11 @@ async fn handlers_that_never_return_block_nothing() {
     for _ in 0..200 {
         cluster.node(0).event("stuck", &()).await.unwrap();
     }
-    cluster.node(0).event("ok", &"through".to_owned()).await.unwrap();
+    cluster
+        .node(0)
+        .event("ok", &"through".to_owned())
+        .await
+        .unwrap();
     assert_eq!(seen.take(2, DELIVERY).await.len(), 2);
     cluster.wait_converged(DELIVERY).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), cluster.shutdown())
@@ -140,7 +158,11 @@ async fn handlers_that_never_return_block_nothing() {
 
 #[tokio::test]
 async fn bad_settings_are_clear_errors() {
-    let e = Node::builder().bind("not an address").start().await.unwrap_err();
+    let e = Node::builder()
+        .bind("not an address")
+        .start()
+        .await
+        .unwrap_err();
     assert!(matches!(e, Error::InvalidAddress { .. }), "{e}");
     let e = builder().max_event_size(4096).start().await.unwrap_err();
     assert!(e.to_string().contains("4096"), "{e}");

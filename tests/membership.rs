@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{init_logs, DELIVERY};
-use serfer::testing::{wait_until, Recorder, TestCluster};
+use serfer::testing::{Recorder, TestCluster};
 use serfer::{MemberEvent, MemberEventKind, MemberStatus, State};
 
 type Seen = Recorder<(String, MemberEventKind, Vec<String>)>;
@@ -23,7 +23,11 @@ async fn three_nodes_join_and_see_each_other() {
     let cluster = TestCluster::start(3, |_, b| b.any_member_event(record).state(seen.clone()))
         .await
         .expect("cluster starts");
-    let names: Vec<String> = cluster.nodes().iter().map(|n| n.name().to_owned()).collect();
+    let names: Vec<String> = cluster
+        .nodes()
+        .iter()
+        .map(|n| n.name().to_owned())
+        .collect();
     for node in cluster.nodes() {
         let members = node.members().await;
         assert_eq!(members.len(), 3);
@@ -36,7 +40,8 @@ async fn three_nodes_join_and_see_each_other() {
     // Every node gets a join event for each of the other two (and itself).
     let mut joins: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + DELIVERY;
-    while joins.values().map(Vec::len).sum::<usize>() < 6 && tokio::time::Instant::now() < deadline {
+    while joins.values().map(Vec::len).sum::<usize>() < 6 && tokio::time::Instant::now() < deadline
+    {
         if let Some((at, kind, members)) = seen.next(Duration::from_millis(200)).await {
             if kind == MemberEventKind::Join {
                 for m in members.into_iter().filter(|m| *m != at) {
@@ -68,7 +73,10 @@ async fn tag_change_reaches_others_as_update() {
     .await
     .unwrap();
     let changed = cluster.node(0).name().to_owned();
-    let tags = BTreeMap::from([("role".to_owned(), "db".to_owned()), ("dc".to_owned(), "eu".to_owned())]);
+    let tags = BTreeMap::from([
+        ("role".to_owned(), "db".to_owned()),
+        ("dc".to_owned(), "eu".to_owned()),
+    ]);
     cluster.node(0).set_tags(tags.clone()).await.unwrap();
 
     let observer = cluster.node(1).name().to_owned();
@@ -76,7 +84,8 @@ async fn tag_change_reaches_others_as_update() {
     let mut got_update = false;
     while !got_update && tokio::time::Instant::now() < deadline {
         if let Some((at, kind, members)) = seen.next(Duration::from_millis(200)).await {
-            got_update = at == observer && kind == MemberEventKind::Update && members.contains(&changed);
+            got_update =
+                at == observer && kind == MemberEventKind::Update && members.contains(&changed);
         }
     }
     assert!(got_update, "node 1 saw no update event for node 0");

@@ -23,7 +23,9 @@ async fn status(q: Query<String>, node: Node) -> Status {
 }
 
 fn names(cluster: &TestCluster, idx: &[usize]) -> BTreeSet<String> {
-    idx.iter().map(|&i| cluster.node(i).name().to_owned()).collect()
+    idx.iter()
+        .map(|&i| cluster.node(i).name().to_owned())
+        .collect()
 }
 
 async fn three_roles() -> TestCluster {
@@ -55,7 +57,10 @@ async fn every_node_answers_and_acks_and_the_call_returns_early() {
     let took = started.elapsed();
     let all = names(&cluster, &[0, 1, 2]);
     assert_eq!(result.acks, all);
-    assert_eq!(result.responses.keys().cloned().collect::<BTreeSet<_>>(), all);
+    assert_eq!(
+        result.responses.keys().cloned().collect::<BTreeSet<_>>(),
+        all
+    );
     for (from, s) in result.decode::<Status>() {
         let s = s.unwrap();
         assert_eq!((s.node, s.asked.as_str()), (from, "are you ok?"));
@@ -68,15 +73,26 @@ async fn every_node_answers_and_acks_and_the_call_returns_early() {
 async fn node_and_tag_filters_restrict_the_responders() {
     init_logs();
     let cluster = three_roles().await;
-    let opts = || QueryOptions::new().request_ack(true).timeout(Duration::from_secs(3));
+    let opts = || {
+        QueryOptions::new()
+            .request_ack(true)
+            .timeout(Duration::from_secs(3))
+    };
     let by_name = cluster
         .node(0)
-        .query("status", &String::new(), opts().nodes([cluster.node(1).name()]))
+        .query(
+            "status",
+            &String::new(),
+            opts().nodes([cluster.node(1).name()]),
+        )
         .await
         .unwrap()
         .collect()
         .await;
-    assert_eq!(by_name.responses.keys().cloned().collect::<BTreeSet<_>>(), names(&cluster, &[1]));
+    assert_eq!(
+        by_name.responses.keys().cloned().collect::<BTreeSet<_>>(),
+        names(&cluster, &[1])
+    );
     assert_eq!(by_name.acks, names(&cluster, &[1]));
 
     let by_tag = cluster
@@ -86,7 +102,10 @@ async fn node_and_tag_filters_restrict_the_responders() {
         .unwrap()
         .collect()
         .await;
-    assert_eq!(by_tag.responses.keys().cloned().collect::<BTreeSet<_>>(), names(&cluster, &[0, 1]));
+    assert_eq!(
+        by_tag.responses.keys().cloned().collect::<BTreeSet<_>>(),
+        names(&cluster, &[0, 1])
+    );
 
     let db = cluster
         .node(1)
@@ -95,7 +114,10 @@ async fn node_and_tag_filters_restrict_the_responders() {
         .unwrap()
         .collect()
         .await;
-    assert_eq!(db.responses.keys().cloned().collect::<BTreeSet<_>>(), names(&cluster, &[2]));
+    assert_eq!(
+        db.responses.keys().cloned().collect::<BTreeSet<_>>(),
+        names(&cluster, &[2])
+    );
     cluster.shutdown().await;
 }
 
@@ -111,11 +133,15 @@ async fn twenty_concurrent_queries_all_answered_by_everyone() {
         let start = start.clone();
         tasks.push(tokio::spawn(async move {
             start.wait().await;
-            node.query("status", &format!("q{i}"), QueryOptions::new().timeout(Duration::from_secs(10)))
-                .await
-                .unwrap()
-                .collect()
-                .await
+            node.query(
+                "status",
+                &format!("q{i}"),
+                QueryOptions::new().timeout(Duration::from_secs(10)),
+            )
+            .await
+            .unwrap()
+            .collect()
+            .await
         }));
     }
     for (i, t) in tasks.into_iter().enumerate() {
@@ -123,7 +149,11 @@ async fn twenty_concurrent_queries_all_answered_by_everyone() {
             .await
             .unwrap_or_else(|_| panic!("query {i} never finished"))
             .unwrap();
-        assert_eq!(r.responses.keys().cloned().collect::<BTreeSet<_>>(), all, "query {i}");
+        assert_eq!(
+            r.responses.keys().cloned().collect::<BTreeSet<_>>(),
+            all,
+            "query {i}"
+        );
         for (_, s) in r.decode::<Status>() {
             assert_eq!(s.unwrap().asked, format!("q{i}"));
         }
@@ -146,7 +176,10 @@ async fn two_handlers_for_one_query_is_a_startup_error() {
         .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::Handlers(_)));
-    assert!(msg.contains("queries::status") && msg.contains("queries::other_status"), "{msg}");
+    assert!(
+        msg.contains("queries::status") && msg.contains("queries::other_status"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -188,11 +221,18 @@ async fn a_handler_error_sends_no_response() {
     .unwrap();
     let r = cluster
         .node(0)
-        .query("s", &(), QueryOptions::new().timeout(Duration::from_secs(2)))
+        .query(
+            "s",
+            &(),
+            QueryOptions::new().timeout(Duration::from_secs(2)),
+        )
         .await
         .unwrap()
         .collect()
         .await;
-    assert_eq!(r.responses.keys().cloned().collect::<BTreeSet<_>>(), names(&cluster, &[1]));
+    assert_eq!(
+        r.responses.keys().cloned().collect::<BTreeSet<_>>(),
+        names(&cluster, &[1])
+    );
     cluster.shutdown().await;
 }

@@ -172,7 +172,10 @@ impl NodeBuilder {
 
     /// Escape hatch: adjust the serf-rs options Serfer built, just before start.
     /// What you change here is outside Serfer's guarantees.
-    pub fn engine_options(mut self, f: impl Fn(EngineOptions) -> EngineOptions + Send + Sync + 'static) -> Self {
+    pub fn engine_options(
+        mut self,
+        f: impl Fn(EngineOptions) -> EngineOptions + Send + Sync + 'static,
+    ) -> Self {
         self.cfg.engine_tweak = Some(Arc::new(f));
         self
     }
@@ -294,7 +297,10 @@ impl NodeBuilder {
     /// Starts the node: binds, joins (if addresses were given) and begins dispatching.
     pub async fn start(mut self) -> Result<Node, Error> {
         self.resolve()?;
-        let router = Arc::new(Router::build(std::mem::take(&mut self.registry), &self.states)?);
+        let router = Arc::new(Router::build(
+            std::mem::take(&mut self.registry),
+            &self.states,
+        )?);
         let cfg = self.cfg;
         let name = cfg.name.clone().unwrap_or_else(default_name);
 
@@ -308,7 +314,10 @@ impl NodeBuilder {
         .map_err(|e| {
             let text = e.to_string();
             if text.contains("bind") || text.contains("in use") {
-                Error::Bind { addr: cfg.bind, reason: text }
+                Error::Bind {
+                    addr: cfg.bind,
+                    reason: text,
+                }
             } else {
                 Error::engine("starting the node", e)
             }
@@ -327,7 +336,12 @@ impl NodeBuilder {
                 states: self.states,
             }),
         };
-        tokio::spawn(crate::dispatch::run(subscriber, router, node.downgrade(), cfg.coalesce));
+        tokio::spawn(crate::dispatch::run(
+            subscriber,
+            router,
+            node.downgrade(),
+            cfg.coalesce,
+        ));
         watch_engine(&node);
         tracing::info!(node = node.name(), addr = %addr, "node started");
 
@@ -443,7 +457,10 @@ async fn join_once(serf: &Serf, addrs: &[String], ignore_old: bool) -> Result<us
                 continue;
             }
         };
-        match serf.join(MaybeResolvedAddress::Resolved(addr), ignore_old).await {
+        match serf
+            .join(MaybeResolvedAddress::Resolved(addr), ignore_old)
+            .await
+        {
             Ok(_) => joined += 1,
             Err(e) => attempts.push((text.clone(), e.to_string())),
         }

@@ -41,7 +41,9 @@ impl std::str::FromStr for Profile {
             "lan" => Ok(Profile::Lan),
             "wan" => Ok(Profile::Wan),
             "local" => Ok(Profile::Local),
-            other => Err(format!("unknown profile `{other}`, expected one of: lan, wan, local")),
+            other => Err(format!(
+                "unknown profile `{other}`, expected one of: lan, wan, local"
+            )),
         }
     }
 }
@@ -92,6 +94,10 @@ impl Default for Config {
 /// nodes started on one machine do not collide.
 pub(crate) fn default_name() -> String {
     let host = gethostname::gethostname().to_string_lossy().into_owned();
-    let host = if host.is_empty() { "serfer".to_owned() } else { host };
+    let host = if host.is_empty() {
+        "serfer".to_owned()
+    } else {
+        host
+    };
     format!("{host}-{:04x}", rand::random::<u16>())
 }

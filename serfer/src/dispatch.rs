@@ -18,7 +18,12 @@ use crate::registry::{Route, Router};
 /// The engine's subscriber is unbounded and this loop never awaits a handler:
 /// serf-rs stalls its event processing, `user_event()` and `shutdown()` when a
 /// bounded subscriber is not drained.
-pub(crate) async fn run(events: EventSubscriber, router: Arc<Router>, node: WeakNode, coalesce: Option<Duration>) {
+pub(crate) async fn run(
+    events: EventSubscriber,
+    router: Arc<Router>,
+    node: WeakNode,
+    coalesce: Option<Duration>,
+) {
     let coalescer = coalesce.map(|period| Arc::new(Coalescer::new(period)));
     while let Ok(event) = events.recv().await {
         let Some(node) = node.upgrade() else { break };
@@ -37,7 +42,8 @@ pub(crate) async fn run(events: EventSubscriber, router: Arc<Router>, node: Weak
             }
             Event::Member(ev) => {
                 let kind = engine::member_event_kind(ev.ty());
-                let members: Arc<[crate::Member]> = ev.members().iter().map(engine::member).collect();
+                let members: Arc<[crate::Member]> =
+                    ev.members().iter().map(engine::member).collect();
                 let incoming = Arc::new(Incoming::Member { kind, members });
                 for route in router.member_routes(kind) {
                     invoke(route, &node, incoming.clone(), None);
@@ -66,7 +72,11 @@ async fn dispatch_query(router: &Router, node: Node, q: QueryEvent) {
         return;
     };
     // serf-rs does not pass the asker's timeout on; the deadline is this node's default.
-    let deadline = Instant::now() + node.inner.query_timeout.unwrap_or(node.inner.serf.default_query_timeout().await);
+    let deadline = Instant::now()
+        + node
+            .inner
+            .query_timeout
+            .unwrap_or(node.inner.serf.default_query_timeout().await);
     let incoming = Arc::new(Incoming::Query {
         name: Arc::from(name),
         ltime: u64::from(q.lamport_time()),
@@ -151,7 +161,11 @@ impl Coalescer {
                 drop(node);
                 tokio::spawn(async move {
                     tokio::time::sleep(this.period).await;
-                    let flushed = this.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
+                    let flushed = this
+                        .pending
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&name);
                     if let (Some(incoming), Some(node)) = (flushed, weak.upgrade()) {
                         dispatch_user(&router, node, Arc::new(incoming));
                     }

@@ -16,8 +16,11 @@ use crate::error::Error;
 use crate::member::{Member, MemberEventKind, MemberStatus};
 
 /// The transport: UDP gossip plus TCP streams, on tokio.
-pub(crate) type Transport =
-    serf::tokio::TokioNetTransport<SmolStr, serf::tokio::TokioSocketAddrResolver, serf::tokio::TokioTcp>;
+pub(crate) type Transport = serf::tokio::TokioNetTransport<
+    SmolStr,
+    serf::tokio::TokioSocketAddrResolver,
+    serf::tokio::TokioTcp,
+>;
 pub(crate) type Delegate = serf::DefaultDelegate<Transport>;
 pub(crate) type Serf = serf::Serf<Transport, Delegate>;
 pub(crate) type Event = serf::event::Event<Transport, Delegate>;
@@ -91,7 +94,11 @@ pub(crate) fn options(cfg: &Config) -> Result<EngineOptions, Error> {
     } else {
         ml
     };
-    let tags: Tags = cfg.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let tags: Tags = cfg
+        .tags
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let opts = EngineOptions::new()
         .with_tags(tags.into_iter())
         .with_memberlist_options(ml)
@@ -113,8 +120,11 @@ pub(crate) fn options(cfg: &Config) -> Result<EngineOptions, Error> {
 pub(crate) fn transport_options(
     cfg: &Config,
     name: &str,
-) -> serf::net::NetTransportOptions<SmolStr, serf::tokio::TokioSocketAddrResolver, serf::tokio::TokioTcp>
-{
+) -> serf::net::NetTransportOptions<
+    SmolStr,
+    serf::tokio::TokioSocketAddrResolver,
+    serf::tokio::TokioTcp,
+> {
     let mut t = serf::net::NetTransportOptions::new(SmolStr::new(name));
     t.add_bind_address(cfg.bind);
     match cfg.advertise {
@@ -136,7 +146,9 @@ pub(crate) fn member(m: &serf::types::Member<SmolStr, SocketAddr>) -> Member {
 }
 
 pub(crate) fn tags(t: &Tags) -> BTreeMap<String, String> {
-    t.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    t.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn status(s: &EngineStatus) -> MemberStatus {
@@ -186,7 +198,8 @@ pub(crate) fn query_param(
     });
     // MessagePack rather than a JSON value: serf-rs's regex field only deserialises
     // from borrowed strings, and MessagePack strings borrow without unescaping.
-    let bytes = rmp_serde::to_vec_named(&value).map_err(|e| Error::engine("building query parameters", e))?;
+    let bytes = rmp_serde::to_vec_named(&value)
+        .map_err(|e| Error::engine("building query parameters", e))?;
     rmp_serde::from_slice(&bytes).map_err(|e| Error::engine("building query parameters", e))
 }
 
@@ -220,6 +233,13 @@ mod tests {
         assert!(p.request_ack());
         assert_eq!(p.relay_factor(), 2);
         assert_eq!(p.timeout(), Duration::from_secs(3));
-        assert!(query_param(&[], &[("r".into(), "(".into())], false, 0, Duration::from_secs(1)).is_err());
+        assert!(query_param(
+            &[],
+            &[("r".into(), "(".into())],
+            false,
+            0,
+            Duration::from_secs(1)
+        )
+        .is_err());
     }
 }

@@ -326,3 +326,21 @@ impl<K, S: Clone + Send + Sync + 'static> FromEvent<K> for State<S> {
         }
     }
 }
+
+/// How to build one handler argument and check it at start-up (macro support).
+#[doc(hidden)]
+pub struct Arg<T> {
+    /// Builds the argument.
+    pub extract: fn(&Context) -> Result<T, ExtractError>,
+    /// Checks it can be built on this node.
+    pub check: fn(&StateMapView<'_>) -> Result<(), String>,
+}
+
+/// The [`Arg`] of an extractor (macro support: the call is spanned on the user's type).
+#[doc(hidden)]
+pub fn arg<T: FromEvent<K>, K>() -> Arg<T> {
+    Arg {
+        extract: T::from_event,
+        check: T::check,
+    }
+}

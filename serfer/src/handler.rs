@@ -10,7 +10,8 @@ use bytes::Bytes;
 use crate::extract::{Context, ExtractError, FromEvent, StateMapView};
 use crate::payload::Payload;
 
-pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// A function that can handle events of kind `K` ([`ForUserEvent`](crate::extract::ForUserEvent),
 /// [`ForQuery`](crate::extract::ForQuery) or [`ForMember`](crate::extract::ForMember)).
@@ -131,7 +132,8 @@ pub trait QueryOutput: Send + 'static {
 
 impl<R: Payload> QueryOutput for R {
     fn into_response(self) -> Result<Bytes, String> {
-        self.encode().map_err(|e| format!("could not encode the response: {e}"))
+        self.encode()
+            .map_err(|e| format!("could not encode the response: {e}"))
     }
 }
 
@@ -145,6 +147,27 @@ impl<R: Payload, E: Display + Send + 'static> QueryOutput for Result<R, E> {
 /// `Ok(response bytes)` (empty for events) or the message to log.
 pub(crate) type Erased =
     Arc<dyn Fn(&Context) -> Result<BoxFuture<Result<Bytes, String>>, ExtractError> + Send + Sync>;
+
+/// The extraction-and-call function the attribute macros generate for a handler.
+pub type GeneratedCall = fn(&Context) -> Result<BoxFuture<Result<Bytes, String>>, ExtractError>;
+
+/// Turns a user-event handler's output into what dispatch expects (macro support).
+#[doc(hidden)]
+pub fn user_event_output<O: UserEventOutput>(o: O) -> Result<Bytes, String> {
+    o.into_result().map(|()| Bytes::new())
+}
+
+/// Turns a membership handler's output into what dispatch expects (macro support).
+#[doc(hidden)]
+pub fn member_event_output<O: MemberEventOutput>(o: O) -> Result<Bytes, String> {
+    o.into_result().map(|()| Bytes::new())
+}
+
+/// Turns a query handler's output into the response bytes (macro support).
+#[doc(hidden)]
+pub fn query_output<O: QueryOutput>(o: O) -> Result<Bytes, String> {
+    o.into_response()
+}
 
 pub(crate) fn erase_event<K, Args, H, O>(h: H, into: fn(O) -> Result<(), String>) -> Erased
 where

@@ -193,7 +193,12 @@ impl Node {
         self.send_event(name, payload, true).await
     }
 
-    async fn send_event<T: Payload>(&self, name: &str, payload: &T, coalesce: bool) -> Result<(), Error> {
+    async fn send_event<T: Payload>(
+        &self,
+        name: &str,
+        payload: &T,
+        coalesce: bool,
+    ) -> Result<(), Error> {
         self.ensure_running()?;
         check_name(name)?;
         let bytes = payload.encode().map_err(|source| Error::Encode {
@@ -274,7 +279,12 @@ impl Node {
                     e => Error::engine("sending a query", e),
                 })?
         };
-        Ok(QueryResponses::new(response, expected, options.request_ack, timeout))
+        Ok(QueryResponses::new(
+            response,
+            expected,
+            options.request_ack,
+            timeout,
+        ))
     }
 
     /// The names of the alive members that the query's filters select: the set the
@@ -451,7 +461,11 @@ impl Node {
                 .iter()
                 .map(|(n, m)| (n.to_string(), m.to_string()))
                 .collect(),
-            keys: resp.keys().iter().map(|(k, n)| (Key::from_engine(k), *n)).collect(),
+            keys: resp
+                .keys()
+                .iter()
+                .map(|(k, n)| (Key::from_engine(k), *n))
+                .collect(),
             primary_keys: resp
                 .primary_keys()
                 .iter()

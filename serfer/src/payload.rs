@@ -129,7 +129,10 @@ mod tests {
     #[test]
     fn string_is_raw_bytes_and_rejects_bad_utf8() {
         assert_eq!(&"hé".to_owned().encode().unwrap()[..], "hé".as_bytes());
-        assert!(matches!(String::decode(&[0xff, 0xfe]), Err(PayloadError::Utf8(_))));
+        assert!(matches!(
+            String::decode(&[0xff, 0xfe]),
+            Err(PayloadError::Utf8(_))
+        ));
     }
 
     #[test]

@@ -96,6 +96,21 @@ impl Registry {
         )
     }
 
+    /// Registers a handler the attribute macros generated: they extract the
+    /// arguments themselves, so that a wrong argument is one error at its type.
+    #[doc(hidden)]
+    pub fn generated(
+        &mut self,
+        kind: HandlerKind,
+        name: Option<&str>,
+        function: &str,
+        call: crate::handler::GeneratedCall,
+        check: fn(&StateMapView<'_>) -> Result<(), String>,
+    ) -> &mut Self {
+        let handler: Erased = std::sync::Arc::new(call);
+        self.push(kind, name, handler, check, function)
+    }
+
     fn push(
         &mut self,
         kind: HandlerKind,
@@ -224,8 +239,8 @@ impl Router {
     }
 
     pub(crate) fn member_routes(&self, kind: MemberEventKind) -> impl Iterator<Item = &Route> {
-        self.member
-            .iter()
-            .filter(move |r| matches!(r.kind, HandlerKind::Member(None)) || r.kind == HandlerKind::Member(Some(kind)))
+        self.member.iter().filter(move |r| {
+            matches!(r.kind, HandlerKind::Member(None)) || r.kind == HandlerKind::Member(Some(kind))
+        })
     }
 }

@@ -74,23 +74,27 @@ impl TestCluster {
     pub async fn wait_converged(&self, timeout: Duration) -> Result<(), String> {
         let n = self.nodes.len();
         let nodes = self.nodes.clone();
-        wait_until(timeout, &format!("all {n} nodes to see each other alive"), || {
-            let nodes = nodes.clone();
-            async move {
-                for node in &nodes {
-                    let alive = node
-                        .members()
-                        .await
-                        .iter()
-                        .filter(|m| m.status == MemberStatus::Alive)
-                        .count();
-                    if alive != n {
-                        return false;
+        wait_until(
+            timeout,
+            &format!("all {n} nodes to see each other alive"),
+            || {
+                let nodes = nodes.clone();
+                async move {
+                    for node in &nodes {
+                        let alive = node
+                            .members()
+                            .await
+                            .iter()
+                            .filter(|m| m.status == MemberStatus::Alive)
+                            .count();
+                        if alive != n {
+                            return false;
+                        }
                     }
+                    true
                 }
-                true
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -159,7 +163,10 @@ impl<T: Send + 'static> Recorder<T> {
     /// The next value, or `None` after `timeout`.
     pub async fn next(&self, timeout: Duration) -> Option<T> {
         let mut rx = self.rx.lock().await;
-        tokio::time::timeout(timeout, rx.recv()).await.ok().flatten()
+        tokio::time::timeout(timeout, rx.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Up to `n` values, waiting at most `timeout` in all.
