@@ -17,12 +17,10 @@ pub(crate) struct HandlerAttr {
     pub attr: &'static str,
     /// The `FromEvent<K>` marker type in `__private`: `ForUserEvent`.
     pub marker: &'static str,
-    /// The trait in `__private` that the return type must implement: `UserEventOutput`.
-    pub output_trait: &'static str,
+    /// The `__private` function converting the output: `user_event_output`.
+    pub output_fn: &'static str,
     /// The extractor whose type argument must be a `Payload`: `UserEvent`.
     pub payload_extractor: Option<&'static str>,
-    /// The `Registry` method that registers the handler: `user_event`.
-    pub registry_method: &'static str,
 }
 
 /// What the attribute's arguments decided.
@@ -31,8 +29,6 @@ pub(crate) struct Registration {
     pub kind: TokenStream2,
     /// The descriptor's `name`: an `Option<&'static str>` expression.
     pub name: TokenStream2,
-    /// The first argument of the `Registry` method (the name or the member kind).
-    pub selector: TokenStream2,
 }
 
 /// A function that passed every shape check.
@@ -265,20 +261,27 @@ fn payload_of<'a>(ty: &'a Type, extractor: &str) -> Option<&'a Type> {
     }
 }
 
-/// `fn name() where ty: bound {}`, every generated token spanned on `ty`, so that
-/// an unsatisfied bound is reported on the user's type, from its first token to its last.
-fn bound_check(name: Ident, ty: &dyn ToTokens, bound: TokenStream2) -> TokenStream2 {
+/// The span of a type's first token, and of its last.
+fn spans_of(ty: &dyn ToTokens) -> (Span, Span) {
     let ty = ty.to_token_stream();
     let first = ty
         .clone()
         .into_iter()
         .next()
         .map_or_else(Span::call_site, |t| t.span());
-    let last = last_span(&ty).unwrap_or(first);
-    let bound = respan(bound, last);
-    quote_spanned! {first=>
-        fn #name() where #ty: #bound {}
-    }
+    (first, last_span(&ty).unwrap_or(first))
+}
+
+/// `tokens` with every token spanned on `ty` (the first token on its first, the rest
+/// on its last), so that an unsatisfied bound is reported on the user's type.
+fn spanned_on(ty: &dyn ToTokens, tokens: TokenStream2) -> TokenStream2 {
+    let (first, last) = spans_of(ty);
+    let mut iter = tokens.into_iter();
+    let head = iter
+        .next()
+        .map(|t| respan(std::iter::once(t).collect(), first));
+    let tail = respan(iter.collect(), last);
+    quote!(#head #tail)
 }
 
 fn last_span(tokens: &TokenStream2) -> Option<Span> {
@@ -288,31 +291,33 @@ fn last_span(tokens: &TokenStream2) -> Option<Span> {
     })
 }
 
+/// Moves every token to `span`'s location, keeping each token's own hygiene
+/// (so the generated `cx` still resolves to the generated binding).
 fn respan(tokens: TokenStream2, span: Span) -> TokenStream2 {
     tokens
         .into_iter()
         .map(|mut t| {
             if let TokenTree::Group(g) = &t {
                 let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
-                group.set_span(span);
+                group.set_span(g.span().located_at(span));
                 t = TokenTree::Group(group);
             } else {
-                t.set_span(span);
+                t.set_span(t.span().located_at(span));
             }
             t
         })
         .collect()
 }
 
+/// Generates the handler's registration. The generated `__serfer_call` extracts every
+/// argument itself, each extraction spanned on the argument's type (on `T` for
+/// `UserEvent<T>` / `Query<T>`), and converts the output spanned on the return type:
+/// a wrong argument or return type is one error, at the user's tokens, with no
+/// second error from a `Handler` bound elsewhere.
 fn generate(spec: &HandlerAttr, registration: &Registration, handler: &HandlerFn) -> TokenStream2 {
     let marker = format_ident!("{}", spec.marker);
-    let output_trait = format_ident!("{}", spec.output_trait);
-    let method = format_ident!("{}", spec.registry_method);
-    let Registration {
-        kind,
-        name,
-        selector,
-    } = registration;
+    let output_fn = format_ident!("{}", spec.output_fn);
+    let Registration { kind, name } = registration;
     let HandlerFn {
         ident,
         is_async,
@@ -321,41 +326,49 @@ fn generate(spec: &HandlerAttr, registration: &Registration, handler: &HandlerFn
         output,
     } = handler;
 
-    let mut checks = Vec::new();
-    for (i, ty) in args.iter().enumerate() {
-        match spec.payload_extractor.and_then(|e| payload_of(ty, e)) {
-            // `UserEvent<T>` is an extractor exactly when `T` is a payload: check only
-            // that, so a bad `T` is one error ("not a payload"), not two.
-            Some(payload) => checks.push(bound_check(
-                format_ident!("__serfer_check_payload_{}", i),
-                payload,
-                quote!(::serfer::__private::Payload),
-            )),
-            None => checks.push(bound_check(
-                format_ident!("__serfer_check_arg_{}", i),
-                ty,
-                quote!(::serfer::__private::FromEvent<::serfer::__private::#marker>),
-            )),
-        }
-    }
-    checks.push(bound_check(
-        format_ident!("__serfer_check_output"),
-        output,
-        quote!(::serfer::__private::#output_trait),
-    ));
-
-    // Hygienic names, so they cannot shadow (or be shadowed by) the user's function.
+    // Hygienic names, so they cannot shadow (or be shadowed by) the user's items.
+    let cx = Ident::new("cx", Span::mixed_site());
+    let states = Ident::new("states", Span::mixed_site());
     let registry = Ident::new("registry", Span::mixed_site());
-    let handler_expr = if *is_async {
-        ident.to_token_stream()
+    let out = Ident::new("out", Span::mixed_site());
+    let vars: Vec<Ident> = (0..args.len())
+        .map(|i| Ident::new(&format!("arg{i}"), Span::mixed_site()))
+        .collect();
+
+    let mut extracts = Vec::new();
+    let mut checks = Vec::new();
+    for (var, ty) in vars.iter().zip(args) {
+        // `UserEvent<T>` is an extractor exactly when `T` is a payload: point at `T`.
+        let payload = spec.payload_extractor.and_then(|e| payload_of(ty, e));
+        // One generic call, used by both the extraction and the start-up check, so that
+        // an argument that is not an extractor is one error (rustc drops the duplicate).
+        let marker = quote!(::serfer::__private::#marker);
+        let arg = match payload {
+            // `UserEvent<T>` is an extractor exactly when `T` is a payload: point at `T`.
+            Some(payload) => {
+                spanned_on(payload, quote!(::serfer::__private::arg::<#ty, #marker>()))
+            }
+            None => {
+                let (first, last) = spans_of(ty);
+                let head = respan(quote!(::serfer::__private::arg::<), first);
+                let tail = respan(quote!(, #marker>()), last);
+                // The user's type keeps its own spans, so rustc underlines all of it.
+                quote!(#head #ty #tail)
+            }
+        };
+        extracts.push(quote!(let #var = (#arg.extract)(#cx)?;));
+        checks.push(quote!((#arg.check)(#states)?;));
+    }
+    let call = if *is_async {
+        quote!(#ident(#(#vars),*).await)
     } else {
-        let vars: Vec<Ident> = (0..args.len())
-            .map(|i| Ident::new(&format!("arg{i}"), Span::mixed_site()))
-            .collect();
-        quote! {
-            |#(#vars: #args),*| ::serfer::__private::blocking(move || #ident(#(#vars),*))
-        }
+        quote!(::serfer::__private::blocking(move || #ident(#(#vars),*)).await)
     };
+    let convert = spanned_on(
+        output,
+        quote!(::serfer::__private::#output_fn::<#output>(#out)),
+    );
+
     let function = ident.unraw().to_string();
     // Spanned on the function's name, so that `line!()` gives the line of the function
     // rather than the line of the attribute.
@@ -366,9 +379,35 @@ fn generate(spec: &HandlerAttr, registration: &Registration, handler: &HandlerFn
         #[doc(hidden)]
         #[allow(non_upper_case_globals, non_snake_case)]
         const _: () = {
-            #(#checks)*
+            fn __serfer_call(
+                #cx: &::serfer::__private::Context,
+            ) -> ::core::result::Result<
+                ::serfer::__private::BoxFuture<
+                    ::core::result::Result<::serfer::__private::Bytes, ::std::string::String>,
+                >,
+                ::serfer::__private::ExtractError,
+            > {
+                #(#extracts)*
+                ::core::result::Result::Ok(::std::boxed::Box::pin(async move {
+                    let #out = #call;
+                    #convert
+                }))
+            }
+            fn __serfer_check(
+                #states: &::serfer::__private::StateMapView<'_>,
+            ) -> ::core::result::Result<(), ::std::string::String> {
+                let _ = &#states;
+                #(#checks)*
+                ::core::result::Result::Ok(())
+            }
             fn __serfer_register(#registry: &mut ::serfer::__private::Registry) {
-                #registry.#method(#selector, #handler_expr);
+                #registry.generated(
+                    #kind,
+                    #name,
+                    ::core::concat!(::core::module_path!(), "::", #function),
+                    __serfer_call,
+                    __serfer_check,
+                );
             }
             ::serfer::__private::inventory::submit! {
                 ::serfer::__private::HandlerDescriptor {
@@ -528,9 +567,19 @@ mod tests {
         );
         assert_eq!(at, "n16: Node, n17: Node");
 
+        // 16 are fine: each is extracted (and checked), pointed at its type.
         let ok = format!("async fn f({}) {{}}", args[..16].join(", "));
-        let out = expand_attr(expand, "", &ok);
-        assert_eq!(Generated::of(&out).check_names().len(), 17);
+        let g = Generated::of(&expand_attr(expand, "", &ok));
+        let extractors = g.extractors();
+        assert_eq!(extractors.len(), 16);
+        assert!(
+            extractors
+                .iter()
+                .all(|(_, at)| at.as_deref() == Some("Node")),
+            "{extractors:?}"
+        );
+        let vars: Vec<String> = (0..16).map(|i| format!("arg{i}")).collect();
+        assert_eq!(g.call(), format!("f({}).await", vars.join(",")));
     }
 
     #[test]

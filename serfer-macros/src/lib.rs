@@ -6,11 +6,13 @@
 //! matches only the `serfer` version that pins this crate.
 //!
 //! Each handler attribute leaves the function as it is and adds, next to it:
-//! - one check per argument, spanned on the argument's type, so that an argument
-//!   which is not an extractor for this kind of handler is reported where it is written;
-//! - a check that the return type is an output this kind of handler may return;
+//! - a call function that extracts every argument itself, each extraction spanned on
+//!   the argument's type (on `T` for `UserEvent<T>` and `Query<T>`), and converts the
+//!   return value spanned on the return type: a wrong argument or return type is one
+//!   error, where it is written, with no second error from a trait bound elsewhere;
+//! - a start-up check of the arguments (for example that `State<S>` was given);
 //! - a registration, submitted to `inventory` at link time, which the node builder
-//!   collects. A plain (non-`async`) `fn` is registered to run on the blocking pool.
+//!   collects. A plain (non-`async`) `fn` is called on the blocking pool.
 //!
 //! On any error the function is still emitted unchanged next to one `compile_error!`,
 //! so the rest of the crate keeps compiling and the editor keeps working.

@@ -10,9 +10,8 @@ use crate::handler_fn::{self, HandlerAttr, Registration};
 const HANDLER: HandlerAttr = HandlerAttr {
     attr: "member_event",
     marker: "ForMember",
-    output_trait: "MemberEventOutput",
     payload_extractor: None,
-    registry_method: "member_event",
+    output_fn: "member_event_output",
 };
 
 /// The kinds as written in the attribute, and their `MemberEventKind` variant
@@ -42,7 +41,6 @@ pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
         Registration {
             kind: quote!(::serfer::__private::HandlerKind::Member(#selector)),
             name: quote!(::core::option::Option::None),
-            selector,
         }
     });
     handler_fn::expand(&HANDLER, registration, item)
@@ -136,10 +134,18 @@ mod tests {
             );
             assert_eq!(g.field("name"), "::core::option::Option::None");
             assert_eq!(g.field("function"), r#""welcome""#);
+            // Registered with the same kind (carrying the selector) as the descriptor.
             assert_eq!(
-                g.register_body(),
-                format!("registry.member_event({selector},welcome);")
+                g.registered(),
+                [
+                    format!("::serfer::__private::HandlerKind::Member({selector})"),
+                    "::core::option::Option::None".to_owned(),
+                    r#"::core::concat!(::core::module_path!(),"::","welcome")"#.to_owned(),
+                    "__serfer_call".to_owned(),
+                    "__serfer_check".to_owned(),
+                ]
             );
+            assert_eq!(g.call(), "welcome(arg0,arg1).await");
         }
     }
 
@@ -147,29 +153,35 @@ mod tests {
     fn checks_use_the_member_marker_and_output() {
         let item = "fn audit(ev: MemberEvent, e: UserEvent<String>) -> Result<(), E> { Ok(()) }";
         let g = Generated::of(&expand_attr(expand, "any", item));
+        let extractor = |ty: &str| format!("<{ty},::serfer::__private::ForMember>");
+        // No payload extractor here: `UserEvent<T>` is an argument like any other
+        // (and fails), pointed at as a whole.
         assert_eq!(
-            g.check_names(),
+            g.extractors(),
             [
-                "__serfer_check_arg_0",
-                "__serfer_check_arg_1",
-                "__serfer_check_output"
+                (extractor("MemberEvent"), Some("MemberEvent".to_owned())),
+                (
+                    extractor("UserEvent<String>"),
+                    Some("UserEvent<String>".to_owned())
+                ),
             ]
         );
+        let conversion = g.conversion();
         assert_eq!(
-            compact(&g.check("__serfer_check_arg_0")),
-            "MemberEvent:::serfer::__private::FromEvent<::serfer::__private::ForMember>"
+            compact(&conversion),
+            "::serfer::__private::member_event_output::<Result<(),E>>(out)"
+        );
+        assert_eq!(user_text(&conversion).as_deref(), Some("Result<(), E>"));
+        assert_eq!(
+            g.call(),
+            "::serfer::__private::blocking(move||audit(arg0,arg1)).await"
         );
         assert_eq!(
-            compact(&g.check("__serfer_check_arg_1")),
-            "UserEvent<String>:::serfer::__private::FromEvent<::serfer::__private::ForMember>"
-        );
-        assert_eq!(
-            compact(&g.check("__serfer_check_output")),
-            "Result<(),E>:::serfer::__private::MemberEventOutput"
-        );
-        assert_eq!(
-            g.register_body(),
-            "registry.member_event(::core::option::Option::None,|arg0:MemberEvent,arg1:UserEvent<String>|::serfer::__private::blocking(move||audit(arg0,arg1)));"
+            g.registered()[..2],
+            [
+                "::serfer::__private::HandlerKind::Member(::core::option::Option::None)",
+                "::core::option::Option::None"
+            ]
         );
     }
 

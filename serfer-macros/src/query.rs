@@ -15,9 +15,8 @@ const NAME: NameAttr = NameAttr {
 const HANDLER: HandlerAttr = HandlerAttr {
     attr: "query",
     marker: "ForQuery",
-    output_trait: "QueryOutput",
     payload_extractor: Some("Query"),
-    registry_method: "query",
+    output_fn: "query_output",
 };
 
 pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
@@ -28,7 +27,6 @@ pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
         };
         Registration {
             kind: quote!(::serfer::__private::HandlerKind::Query),
-            selector: name.clone(),
             name,
         }
     });
@@ -40,6 +38,15 @@ mod tests {
     use super::expand;
     use crate::test_support::*;
 
+    /// The generic arguments of `extract::<ty, ForQuery>`, compacted.
+    fn extractor(ty: &str) -> String {
+        format!("<{ty},::serfer::__private::ForQuery>")
+    }
+
+    fn at(text: &str) -> Option<String> {
+        Some(text.to_owned())
+    }
+
     #[test]
     fn named_query_expands_to_checks_and_registration() {
         let item = "async fn status(q: Query<Ask>, State(db): State<Db>) -> Result<Status, Error> { todo!() }";
@@ -47,28 +54,36 @@ mod tests {
         assert_item_kept(&out, item);
         let g = Generated::of(&out);
         assert_eq!(
-            g.check_names(),
+            g.fn_names(),
+            ["__serfer_call", "__serfer_check", "__serfer_register"]
+        );
+        // `Query<T>` is pointed at its payload `T`, other extractors at their whole type.
+        assert_eq!(
+            g.extractors(),
             [
-                "__serfer_check_payload_0",
-                "__serfer_check_arg_1",
-                "__serfer_check_output"
+                (extractor("Query<Ask>"), at("Ask")),
+                (extractor("State<Db>"), at("State<Db>")),
             ]
         );
+        assert_eq!(g.call(), "status(arg0,arg1).await");
+        let conversion = g.conversion();
         assert_eq!(
-            compact(&g.check("__serfer_check_payload_0")),
-            "Ask:::serfer::__private::Payload"
+            compact(&conversion),
+            "::serfer::__private::query_output::<Result<Status,Error>>(out)"
         );
         assert_eq!(
-            compact(&g.check("__serfer_check_arg_1")),
-            "State<Db>:::serfer::__private::FromEvent<::serfer::__private::ForQuery>"
+            user_text(&conversion).as_deref(),
+            Some("Result<Status, Error>")
         );
         assert_eq!(
-            compact(&g.check("__serfer_check_output")),
-            "Result<Status,Error>:::serfer::__private::QueryOutput"
-        );
-        assert_eq!(
-            g.register_body(),
-            r#"registry.query(::core::option::Option::Some("status"),status);"#
+            g.registered(),
+            [
+                "::serfer::__private::HandlerKind::Query",
+                r#"::core::option::Option::Some("status")"#,
+                r#"::core::concat!(::core::module_path!(),"::","status")"#,
+                "__serfer_call",
+                "__serfer_check",
+            ]
         );
         assert_eq!(g.field("kind"), "::serfer::__private::HandlerKind::Query");
         assert_eq!(g.field("name"), r#"::core::option::Option::Some("status")"#);
@@ -81,15 +96,30 @@ mod tests {
         let g = Generated::of(&expand_attr(expand, "", item));
         assert_eq!(g.field("name"), "::core::option::Option::None");
         assert_eq!(
-            g.register_body(),
-            "registry.query(::core::option::Option::None,|arg0:Query<String>|::serfer::__private::blocking(move||echo(arg0)));"
+            g.registered()[..2],
+            [
+                "::serfer::__private::HandlerKind::Query",
+                "::core::option::Option::None"
+            ]
         );
-        // A `UserEvent<T>` in a query handler is checked as an argument (and fails).
+        assert_eq!(
+            g.call(),
+            "::serfer::__private::blocking(move||echo(arg0)).await"
+        );
+        assert_eq!(g.extractors(), [(extractor("Query<String>"), at("String"))]);
+        let conversion = g.conversion();
+        assert_eq!(
+            compact(&conversion),
+            "::serfer::__private::query_output::<String>(out)"
+        );
+        assert_eq!(user_text(&conversion).as_deref(), Some("String"));
+        // A `UserEvent<T>` in a query handler is an argument like any other (and fails),
+        // pointed at as a whole.
         let item = "async fn f(e: UserEvent<String>) -> String { todo!() }";
         let g = Generated::of(&expand_attr(expand, "", item));
         assert_eq!(
-            compact(&g.check("__serfer_check_arg_0")),
-            "UserEvent<String>:::serfer::__private::FromEvent<::serfer::__private::ForQuery>"
+            g.extractors(),
+            [(extractor("UserEvent<String>"), at("UserEvent<String>"))]
         );
     }
 

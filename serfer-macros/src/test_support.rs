@@ -2,7 +2,7 @@
 
 use proc_macro2::{Span, TokenStream as TokenStream2, TokenTree};
 use quote::ToTokens;
-use syn::{Item, ItemConst, ItemFn, ItemMacro};
+use syn::{Expr, Item, ItemConst, ItemFn, ItemMacro, Stmt};
 
 /// Parses source text into tokens with real spans (the `span-locations` feature).
 pub(crate) fn tokens(src: &str) -> TokenStream2 {
@@ -34,6 +34,87 @@ pub(crate) fn source_text(t: &dyn ToTokens) -> Option<String> {
             Some(a) => a.join(s).map(Some),
         })??;
     joined.source_text()
+}
+
+/// The source text of each token's span, consecutive repeats merged: where each part
+/// of generated tokens points.
+pub(crate) fn token_spans(t: &dyn ToTokens) -> Vec<Option<String>> {
+    let mut spans = Vec::new();
+    collect_spans(t.to_token_stream(), &mut spans);
+    let mut texts: Vec<Option<String>> = spans.into_iter().map(|s| s.source_text()).collect();
+    texts.dedup();
+    texts
+}
+
+/// The generic arguments (`<Ty,Marker>`, compacted) of the first `::serfer::__private`
+/// function with a turbofish in an extraction or a check. Asserts that it uses `param`
+/// (the generated function's parameter) exactly once.
+fn generics_of(expr: &Expr, param: &str) -> String {
+    let mut uses = Vec::new();
+    find_ident(expr.to_token_stream(), param, &mut uses);
+    assert_eq!(uses.len(), 1, "`{param}` once in {}", compact(expr));
+    let text = compact(expr);
+    let path = text
+        .find("::serfer::__private::")
+        .unwrap_or_else(|| panic!("no `::serfer::__private` call: {text}"));
+    let open = path + text[path..].find("::<").expect("a turbofish") + 2;
+    let mut depth = 0;
+    let close = text[open..]
+        .char_indices()
+        .find_map(|(i, c)| {
+            match c {
+                '<' => depth += 1,
+                '>' => depth -= 1,
+                _ => return None,
+            }
+            (depth == 0).then_some(open + i + 1)
+        })
+        .expect("balanced `<>`");
+    text[open..close].to_owned()
+}
+
+fn find_ident(tokens: TokenStream2, name: &str, found: &mut Vec<proc_macro2::Ident>) {
+    for t in tokens {
+        match t {
+            TokenTree::Group(g) => find_ident(g.stream(), name, found),
+            TokenTree::Ident(i) if i == name => found.push(i),
+            _ => {}
+        }
+    }
+}
+
+/// Where the tokens spanned on the user's code point, consecutive repeats merged:
+/// generated tokens (which have no source text) and group delimiters are skipped.
+pub(crate) fn user_spans(t: &dyn ToTokens) -> Vec<String> {
+    fn leaves(tokens: TokenStream2, texts: &mut Vec<String>) {
+        for t in tokens {
+            match t {
+                TokenTree::Group(g) => leaves(g.stream(), texts),
+                t => texts.extend(t.span().source_text()),
+            }
+        }
+    }
+    let mut texts = Vec::new();
+    leaves(t.to_token_stream(), &mut texts);
+    texts.dedup();
+    texts
+}
+
+/// The source text from the first token spanned on the user's code to the last one
+/// (generated tokens skipped; `None` when there are none): what rustc underlines for
+/// an error on these tokens.
+pub(crate) fn user_text(t: &dyn ToTokens) -> Option<String> {
+    let mut spans = Vec::new();
+    collect_spans(t.to_token_stream(), &mut spans);
+    let mut user = spans.into_iter().filter(|s| s.source_text().is_some());
+    let first = user.next()?;
+    let last = user.last().unwrap_or(first);
+    first.join(last)?.source_text()
+}
+
+/// A function's parameters, each compacted.
+fn inputs(f: &ItemFn) -> Vec<String> {
+    f.sig.inputs.iter().map(|i| compact(i)).collect()
 }
 
 fn collect_spans(tokens: TokenStream2, spans: &mut Vec<Span>) {
@@ -137,46 +218,165 @@ impl Generated {
             .collect()
     }
 
-    /// The names of the check functions, in order.
-    pub(crate) fn check_names(&self) -> Vec<String> {
+    /// The names of the generated functions, in order.
+    pub(crate) fn fn_names(&self) -> Vec<String> {
+        self.fns().iter().map(|f| f.sig.ident.to_string()).collect()
+    }
+
+    fn find_fn(&self, name: &str) -> ItemFn {
         self.fns()
-            .iter()
-            .map(|f| f.sig.ident.to_string())
-            .filter(|n| n.starts_with("__serfer_check_"))
+            .into_iter()
+            .find(|f| f.sig.ident == name)
+            .unwrap_or_else(|| panic!("no fn `{name}`"))
+    }
+
+    /// The statements of `__serfer_call`, its signature checked.
+    fn call_stmts(&self) -> Vec<Stmt> {
+        let f = self.find_fn("__serfer_call");
+        assert_eq!(inputs(&f), ["cx:&::serfer::__private::Context"]);
+        // (Without the trailing commas `rustfmt` leaves in the generating `quote!`.)
+        assert_eq!(
+            compact(&f.sig.output).replace(",>", ">"),
+            concat!(
+                "->::core::result::Result<::serfer::__private::BoxFuture<",
+                "::core::result::Result<::serfer::__private::Bytes,::std::string::String>>,",
+                "::serfer::__private::ExtractError>"
+            )
+        );
+        f.block.stmts
+    }
+
+    /// Each argument's extraction in `__serfer_call`, in order: `let argN = <expr>?;`
+    /// gives `<expr>`, with its spans.
+    pub(crate) fn extractions(&self) -> Vec<Expr> {
+        let mut stmts = self.call_stmts();
+        stmts.pop().expect("the returned future");
+        stmts
+            .into_iter()
+            .enumerate()
+            .map(|(i, stmt)| {
+                let Stmt::Local(local) = &stmt else {
+                    panic!("not an extraction: {}", compact(&stmt))
+                };
+                assert_eq!(compact(&local.pat), format!("arg{i}"));
+                let init = local.init.as_ref().expect("an initializer");
+                assert!(init.diverge.is_none());
+                let Expr::Try(extract) = &*init.expr else {
+                    panic!("extraction without `?`: {}", compact(&stmt))
+                };
+                (*extract.expr).clone()
+            })
             .collect()
     }
 
-    /// The where clause of check function `name`.
-    pub(crate) fn check(&self, name: &str) -> syn::WherePredicate {
-        let f = self
-            .fns()
-            .into_iter()
-            .find(|f| f.sig.ident == name)
-            .unwrap_or_else(|| panic!("no check `{name}`"));
-        assert!(f.block.stmts.is_empty() && f.sig.inputs.is_empty());
-        let predicates = f
-            .sig
-            .generics
-            .where_clause
-            .expect("a where clause")
-            .predicates;
-        assert_eq!(predicates.len(), 1);
-        predicates[0].clone()
+    /// The statements of the future `__serfer_call` returns:
+    /// `Ok(Box::pin(async move { <stmts> }))`.
+    fn future_stmts(&self) -> Vec<Stmt> {
+        let Some(Stmt::Expr(Expr::Call(ok), None)) = self.call_stmts().pop() else {
+            panic!("`__serfer_call` does not end with an expression")
+        };
+        assert_eq!(compact(&ok.func), "::core::result::Result::Ok");
+        assert_eq!(ok.args.len(), 1);
+        let Expr::Call(pin) = &ok.args[0] else {
+            panic!("not `Box::pin(..)`: {}", compact(&ok.args[0]))
+        };
+        assert_eq!(compact(&pin.func), "::std::boxed::Box::pin");
+        assert_eq!(pin.args.len(), 1);
+        let Expr::Async(future) = &pin.args[0] else {
+            panic!("not an async block: {}", compact(&pin.args[0]))
+        };
+        assert!(future.capture.is_some(), "the async block must `move`");
+        let stmts = future.block.stmts.clone();
+        assert_eq!(stmts.len(), 2, "{}", compact(&future.block));
+        stmts
     }
 
-    /// The body of `__serfer_register`, compacted.
-    pub(crate) fn register_body(&self) -> String {
-        let f = self
-            .fns()
-            .into_iter()
-            .find(|f| f.sig.ident == "__serfer_register")
-            .expect("a register fn");
+    /// The handler call awaited in the future (`let out = <call>;`), compacted.
+    pub(crate) fn call(&self) -> String {
+        let Stmt::Local(local) = &self.future_stmts()[0] else {
+            panic!("the future does not start with `let out = ..;`")
+        };
+        assert_eq!(compact(&local.pat), "out");
+        compact(&local.init.as_ref().expect("an initializer").expr)
+    }
+
+    /// The output conversion the future ends with, with its spans.
+    pub(crate) fn conversion(&self) -> Expr {
+        match &self.future_stmts()[1] {
+            Stmt::Expr(expr, None) => expr.clone(),
+            other => panic!(
+                "the future does not end with an expression: {}",
+                compact(other)
+            ),
+        }
+    }
+
+    /// Each argument's check in `__serfer_check`, in order: `<expr>?;` gives `<expr>`,
+    /// with its spans.
+    pub(crate) fn checks(&self) -> Vec<Expr> {
+        let f = self.find_fn("__serfer_check");
         assert_eq!(
-            compact(&f.sig.inputs),
-            "registry:&mut::serfer::__private::Registry"
+            inputs(&f),
+            ["states:&::serfer::__private::StateMapView<'_>"]
         );
-        let body = compact(&f.block);
-        body[1..body.len() - 1].to_owned()
+        assert_eq!(
+            compact(&f.sig.output),
+            "->::core::result::Result<(),::std::string::String>"
+        );
+        let mut stmts = f.block.stmts;
+        assert_eq!(compact(&stmts.remove(0)), "let_=&states;");
+        assert_eq!(
+            compact(&stmts.pop().expect("a result")),
+            "::core::result::Result::Ok(())"
+        );
+        stmts
+            .into_iter()
+            .map(|stmt| match stmt {
+                Stmt::Expr(Expr::Try(check), Some(_)) => *check.expr,
+                other => panic!("not a check: {}", compact(&other)),
+            })
+            .collect()
+    }
+
+    /// Each argument's extractor, in order: the generic arguments (`<Ty,Marker>`,
+    /// compacted) of the `::serfer::__private` function that both its extraction (in
+    /// `__serfer_call`) and its check (in `__serfer_check`) go through, and the source
+    /// text that their tokens spanned on the user's code cover (see [`user_text`]).
+    /// Asserts that the extraction and the check agree on both, token by token, and that
+    /// they use `cx` / `states`.
+    pub(crate) fn extractors(&self) -> Vec<(String, Option<String>)> {
+        let extractions = self.extractions();
+        let checks = self.checks();
+        assert_eq!(extractions.len(), checks.len(), "one check per extraction");
+        extractions
+            .iter()
+            .zip(&checks)
+            .map(|(extraction, check)| {
+                let generics = generics_of(extraction, "cx");
+                assert_eq!(generics, generics_of(check, "states"));
+                let user = |t: &Expr| token_spans(t).into_iter().flatten().collect::<Vec<_>>();
+                assert_eq!(user(extraction), user(check), "spanned differently");
+                (generics, user_text(extraction))
+            })
+            .collect()
+    }
+
+    /// For each extraction, where its tokens spanned on the user's code point (see
+    /// [`user_spans`]).
+    pub(crate) fn extraction_spans(&self) -> Vec<Vec<String>> {
+        self.extractions().iter().map(|e| user_spans(e)).collect()
+    }
+
+    /// The arguments of `registry.generated(..)`, the body of `__serfer_register`, compacted.
+    pub(crate) fn registered(&self) -> Vec<String> {
+        let f = self.find_fn("__serfer_register");
+        assert_eq!(inputs(&f), ["registry:&mut::serfer::__private::Registry"]);
+        let [Stmt::Expr(Expr::MethodCall(call), Some(_))] = &f.block.stmts[..] else {
+            panic!("not one method call: {}", compact(&f.block))
+        };
+        assert_eq!(compact(&call.receiver), "registry");
+        assert_eq!(call.method, "generated");
+        call.args.iter().map(|a| compact(a)).collect()
     }
 
     /// The fields of the submitted descriptor, compacted.

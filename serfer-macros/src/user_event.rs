@@ -15,9 +15,8 @@ const NAME: NameAttr = NameAttr {
 const HANDLER: HandlerAttr = HandlerAttr {
     attr: "user_event",
     marker: "ForUserEvent",
-    output_trait: "UserEventOutput",
     payload_extractor: Some("UserEvent"),
-    registry_method: "user_event",
+    output_fn: "user_event_output",
 };
 
 pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
@@ -28,7 +27,6 @@ pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
         };
         Registration {
             kind: quote!(::serfer::__private::HandlerKind::UserEvent),
-            selector: name.clone(),
             name,
         }
     });
@@ -42,6 +40,16 @@ mod tests {
 
     const DEPLOY: &str = "async fn deploy(ev: UserEvent<Deploy>, node: Node) -> Result<(), MyError> { let _ = (ev, node); Ok(()) }";
 
+    /// The generic arguments of `extract::<ty, ForUserEvent>`, compacted.
+    fn extractor(ty: &str) -> String {
+        format!("<{ty},::serfer::__private::ForUserEvent>")
+    }
+
+    /// The source text something points at, owned, for comparing with `extractors()`.
+    fn at(text: &str) -> Option<String> {
+        Some(text.to_owned())
+    }
+
     #[test]
     fn named_async_handler_expands_to_checks_and_registration() {
         let out = expand_attr(expand, r#""deploy""#, DEPLOY);
@@ -53,28 +61,41 @@ mod tests {
             .contains("#[allow(non_upper_case_globals,non_snake_case)]"));
         assert_eq!(compact(&g.konst.ty), "()");
         assert_eq!(
-            g.check_names(),
+            g.fn_names(),
+            ["__serfer_call", "__serfer_check", "__serfer_register"]
+        );
+        // Every argument is extracted, and checked, as a `FromEvent<ForUserEvent>`.
+        assert_eq!(
+            g.extractors(),
             [
-                "__serfer_check_payload_0",
-                "__serfer_check_arg_1",
-                "__serfer_check_output"
+                (extractor("UserEvent<Deploy>"), at("Deploy")),
+                (extractor("Node"), at("Node")),
             ]
         );
+        // Extraction and check share one generic call (one error per wrong argument).
         assert_eq!(
-            compact(&g.check("__serfer_check_payload_0")),
-            "Deploy:::serfer::__private::Payload"
+            compact(&g.extractions()[1]),
+            "(::serfer::__private::arg::<Node,::serfer::__private::ForUserEvent>().extract)(cx)"
         );
         assert_eq!(
-            compact(&g.check("__serfer_check_arg_1")),
-            "Node:::serfer::__private::FromEvent<::serfer::__private::ForUserEvent>"
+            compact(&g.checks()[1]),
+            "(::serfer::__private::arg::<Node,::serfer::__private::ForUserEvent>().check)(states)"
+        );
+        // An `async fn` is awaited directly, its output converted for a user event.
+        assert_eq!(g.call(), "deploy(arg0,arg1).await");
+        assert_eq!(
+            compact(&g.conversion()),
+            "::serfer::__private::user_event_output::<Result<(),MyError>>(out)"
         );
         assert_eq!(
-            compact(&g.check("__serfer_check_output")),
-            "Result<(),MyError>:::serfer::__private::UserEventOutput"
-        );
-        assert_eq!(
-            g.register_body(),
-            r#"registry.user_event(::core::option::Option::Some("deploy"),deploy);"#
+            g.registered(),
+            [
+                "::serfer::__private::HandlerKind::UserEvent",
+                r#"::core::option::Option::Some("deploy")"#,
+                r#"::core::concat!(::core::module_path!(),"::","deploy")"#,
+                "__serfer_call",
+                "__serfer_check",
+            ]
         );
         assert_eq!(
             g.descriptor(),
@@ -95,13 +116,16 @@ mod tests {
     fn checks_point_at_the_users_types() {
         let out = expand_attr(expand, r#""deploy""#, DEPLOY);
         let g = Generated::of(&out);
-        let at = |check: &str| source_text(&g.check(check));
-        assert_eq!(at("__serfer_check_payload_0").as_deref(), Some("Deploy"));
-        assert_eq!(at("__serfer_check_arg_1").as_deref(), Some("Node"));
+        // `extractors()` also asserts that each check points where its extraction does.
+        let points: Vec<_> = g.extractors().into_iter().map(|(_, at)| at).collect();
+        assert_eq!(points, [at("Deploy"), at("Node")]);
+        let conversion = g.conversion();
         assert_eq!(
-            at("__serfer_check_output").as_deref(),
+            user_text(&conversion).as_deref(),
             Some("Result<(), MyError>")
         );
+        // The first token on the type's first token, the rest on its last.
+        assert_eq!(user_spans(&conversion), ["Result", ">"]);
 
         // `line!()` is the function's line, not the attribute's.
         let mac = g.field_expr("line");
@@ -110,13 +134,13 @@ mod tests {
         // No return type: `()`, pointed at the function's name.
         let out = expand_attr(expand, "", "async fn on_any(ev: UserEvent<()>) {}");
         let g = Generated::of(&out);
-        let output = g.check("__serfer_check_output");
-        assert_eq!(compact(&output), "():::serfer::__private::UserEventOutput");
-        assert_eq!(source_text(&output).as_deref(), Some("on_any"));
+        let conversion = g.conversion();
         assert_eq!(
-            source_text(&g.check("__serfer_check_payload_0")).as_deref(),
-            Some("()")
+            compact(&conversion),
+            "::serfer::__private::user_event_output::<()>(out)"
         );
+        assert_eq!(user_text(&conversion).as_deref(), Some("on_any"));
+        assert_eq!(g.extractors(), [(extractor("UserEvent<()>"), at("()"))]);
     }
 
     #[test]
@@ -124,10 +148,15 @@ mod tests {
         let out = expand_attr(expand, "", DEPLOY);
         let g = Generated::of(&out);
         assert_eq!(g.field("name"), "::core::option::Option::None");
+        let registered = g.registered();
         assert_eq!(
-            g.register_body(),
-            "registry.user_event(::core::option::Option::None,deploy);"
+            registered[..2],
+            [
+                "::serfer::__private::HandlerKind::UserEvent",
+                "::core::option::Option::None"
+            ]
         );
+        assert_eq!(registered[0], g.field("kind"));
     }
 
     #[test]
@@ -137,45 +166,56 @@ mod tests {
         assert_item_kept(&out, item);
         let g = Generated::of(&out);
         assert_eq!(
-            g.register_body(),
-            concat!(
-                r#"registry.user_event(::core::option::Option::Some("deploy"),"#,
-                "|arg0:UserEvent<Deploy>,arg1:State<Arc<S>>|",
-                "::serfer::__private::blocking(move||deploy(arg0,arg1)));"
-            )
+            g.call(),
+            "::serfer::__private::blocking(move||deploy(arg0,arg1)).await"
         );
-        let out = expand_attr(expand, "", "fn tick() {}");
+        // The extractions happen outside the blocking pool, as for an `async fn`.
         assert_eq!(
-            Generated::of(&out).register_body(),
-            "registry.user_event(::core::option::Option::None,||::serfer::__private::blocking(move||tick()));"
+            g.extractors(),
+            [
+                (extractor("UserEvent<Deploy>"), at("Deploy")),
+                (extractor("State<Arc<S>>"), at("State<Arc<S>>")),
+            ]
+        );
+        // A payload extractor is spanned on its payload only; any other argument from
+        // its type's first token to its last.
+        let spans = g.extraction_spans();
+        assert_eq!(spans[0], ["Deploy"]);
+        assert_eq!(spans[1].first().map(String::as_str), Some("State"));
+        assert_eq!(spans[1].last().map(String::as_str), Some(">"));
+        assert_eq!(
+            compact(&g.conversion()),
+            "::serfer::__private::user_event_output::<()>(out)"
+        );
+
+        let out = expand_attr(expand, "", "fn tick() {}");
+        let g = Generated::of(&out);
+        assert_eq!(
+            g.call(),
+            "::serfer::__private::blocking(move||tick()).await"
+        );
+        assert_eq!(g.extractors(), []);
+        assert_eq!(
+            g.registered()[..2],
+            [
+                "::serfer::__private::HandlerKind::UserEvent",
+                "::core::option::Option::None"
+            ]
         );
     }
 
     #[test]
-    fn wrong_extractors_get_an_argument_check_not_a_payload_check() {
+    fn wrong_extractors_are_spanned_on_the_whole_type_not_a_payload() {
         let item = "async fn f(q: Query<()>, n: u32, e: serfer::UserEvent<String>, e2: UserEvent<A, B>) {}";
         let g = Generated::of(&expand_attr(expand, "", item));
         assert_eq!(
-            g.check_names(),
+            g.extractors(),
             [
-                "__serfer_check_arg_0",
-                "__serfer_check_arg_1",
-                "__serfer_check_payload_2",
-                "__serfer_check_arg_3",
-                "__serfer_check_output"
+                (extractor("Query<()>"), at("Query<()>")),
+                (extractor("u32"), at("u32")),
+                (extractor("serfer::UserEvent<String>"), at("String")),
+                (extractor("UserEvent<A,B>"), at("UserEvent<A, B>")),
             ]
-        );
-        assert_eq!(
-            compact(&g.check("__serfer_check_arg_0")),
-            "Query<()>:::serfer::__private::FromEvent<::serfer::__private::ForUserEvent>"
-        );
-        assert_eq!(
-            source_text(&g.check("__serfer_check_arg_0")).as_deref(),
-            Some("Query<()>")
-        );
-        assert_eq!(
-            compact(&g.check("__serfer_check_payload_2")),
-            "String:::serfer::__private::Payload"
         );
     }
 
@@ -189,9 +229,11 @@ mod tests {
         );
         assert_eq!(g.field("function"), r#""match""#);
         assert_eq!(
-            g.register_body(),
-            "registry.user_event(::core::option::Option::None,r#match);"
+            g.registered()[2],
+            r#"::core::concat!(::core::module_path!(),"::","match")"#
         );
+        // The call keeps the raw identifier.
+        assert_eq!(g.call(), "r#match().await");
     }
 
     #[test]

@@ -39,6 +39,7 @@
 #![warn(missing_docs)]
 
 mod builder;
+pub mod cli;
 mod config;
 mod discovery;
 mod dispatch;

@@ -1,0 +1,242 @@
+//! The examples, run as real processes on loopback: two `node`s and a `guardian`.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A child process, killed by PID when dropped (even when the test fails).
+struct Proc {
+    name: &'static str,
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn example(name: &str) -> PathBuf {
+    // Test binaries live in target/<profile>/deps; `cargo test` builds the examples
+    // into target/<profile>/examples.
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join("examples").join(name);
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--example", name])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building example {name}");
+    }
+    path
+}
+
+fn spawn(name: &'static str, args: &[&str]) -> Proc {
+    let mut child = Command::new(example(name))
+        .args(args)
+        .env("RUST_LOG", "")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let clean = strip_ansi(&line);
+            if tx.send(clean).is_err() {
+                break;
+            }
+        }
+    });
+    Proc {
+        name,
+        child,
+        lines,
+        seen: Vec::new(),
+    }
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Proc {
+    /// Waits for a line containing `needle`; returns it.
+    fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "{}: no line with {needle:?} within {timeout:?}; saw:\n{}",
+                    self.name,
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn addr(&mut self) -> String {
+        let line = self.wait_for("Starting serfer node on ", Duration::from_secs(30));
+        let rest = line.split("Starting serfer node on ").nth(1).unwrap();
+        rest.split_whitespace().next().unwrap().to_owned()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit after SIGTERM",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn two_nodes_and_a_guardian_talk() {
+    let mut a = spawn("node", &["--bind", "127.0.0.1:0", "--node", "ex-a"]);
+    let addr = a.addr();
+    let mut b = spawn(
+        "node",
+        &["--bind", "127.0.0.1:0", "--node", "ex-b", "--join", &addr],
+    );
+    b.addr();
+    a.wait_for("ex-b\talive", Duration::from_secs(30));
+    let mut g = spawn(
+        "guardian",
+        &["--bind", "127.0.0.1:0", "--node", "ex-g", "--join", &addr],
+    );
+    g.addr();
+
+    for node in [&mut a, &mut b] {
+        let line = node.wait_for("Received user event \"useless\"", Duration::from_secs(30));
+        assert!(
+            line.contains("with payload \"this is a payload\""),
+            "{line}"
+        );
+        node.wait_for("query \"status\" number", Duration::from_secs(30));
+    }
+    g.wait_for("Response from query 'status':", Duration::from_secs(30));
+    let mut froms = vec![
+        g.wait_for("  From ", Duration::from_secs(5)),
+        g.wait_for("  From ", Duration::from_secs(5)),
+    ];
+    froms.sort();
+    assert!(
+        froms[0].contains("From ex-a: I am OK, thanks for asking"),
+        "{froms:?}"
+    );
+    assert!(
+        froms[1].contains("From ex-b: I am OK, thanks for asking"),
+        "{froms:?}"
+    );
+    // Every member acks (the guardian too); only the two nodes have a `status` handler.
+    let total = g.wait_for("Total Ack:", Duration::from_secs(5));
+    assert!(
+        total.ends_with("Total Ack: 3, Total Response: 2"),
+        "{total}"
+    );
+
+    // A graceful stop on SIGTERM: the guardian leaves the cluster and exits 0.
+    let status = g.terminate();
+    assert!(status.success(), "guardian exit: {status}");
+    g.wait_for("left the cluster", Duration::from_secs(5));
+}
+
+#[test]
+fn bad_flags_and_failed_joins_exit_non_zero_with_one_line() {
+    let out = Command::new(example("node"))
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(example("node"))
+        .args(["--bind", "127.0.0.1:0", "--join", "127.0.0.1:1"])
+        .env("SERFER_LOG", "error")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error: could not join the cluster"), "{err}");
+    let out = Command::new(example("node"))
+        .args(["--encrypt", "c2hvcnQ="])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("encryption key #1 is invalid"));
+    let help = Command::new(example("node"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--node",
+        "--bind",
+        "--advertise",
+        "--join",
+        "--encrypt",
+        "--tag",
+        "--snapshot",
+        "--log",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+}
+
+#[test]
+fn handlers_flag_lists_what_the_macros_registered() {
+    let out = Command::new(example("node"))
+        .arg("--handlers")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("user event\tuseless\tnode::useless"),
+        "{text}"
+    );
+    assert!(text.contains("query\tstatus\tnode::status"), "{text}");
+    assert!(
+        text.contains("member event `join`\t*\tnode::join"),
+        "{text}"
+    );
+}
