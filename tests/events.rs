@@ -256,3 +256,33 @@ async fn coalescing_delivers_the_newest_once() {
     assert!(seen.drain_for(Duration::from_secs(1)).await.is_empty());
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_largest_allowed_event_gossips_with_encryption() {
+    init_logs();
+    let seen: Seen<String> = Recorder::new();
+    let key = serfer::Key::generate().to_string();
+    // Push/pull pushed far out: within the bound below, only gossip can deliver.
+    let cluster = TestCluster::start(3, |_, b| {
+        b.key(key.clone())
+            .max_event_size(serfer::MAX_EVENT_SIZE)
+            .engine_options(|o| {
+                let ml = o.memberlist_options().clone().with_push_pull_interval(Duration::from_secs(600));
+                o.with_memberlist_options(ml)
+            })
+            .any_user_event(on_any)
+            .state(seen.clone())
+    })
+    .await
+    .unwrap();
+    let name = "big";
+    let payload = "y".repeat(serfer::MAX_EVENT_SIZE - name.len());
+    cluster.node(0).event(name, &payload).await.unwrap();
+    let got = seen.take(3, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 3, "a {}-byte event did not gossip", serfer::MAX_EVENT_SIZE);
+    assert!(matches!(
+        cluster.node(0).event(name, &format!("{payload}!")).await,
+        Err(Error::PayloadTooLarge { .. })
+    ));
+    cluster.shutdown().await;
+}

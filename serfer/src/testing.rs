@@ -10,7 +10,7 @@
 //! }
 //!
 //! # async fn demo() -> Result<(), serfer::Error> {
-//! let seen = Recorder::new();
+//! let seen: Recorder<String> = Recorder::new();
 //! let cluster = TestCluster::start(3, |_, b| b.user_event("deploy", deploy).state(seen.clone())).await?;
 //! cluster.node(0).event("deploy", &"v2".to_owned()).await?;
 //! assert_eq!(seen.take(3, Duration::from_secs(10)).await, vec!["v2"; 3]);
