@@ -267,7 +267,10 @@ async fn the_largest_allowed_event_gossips_with_encryption() {
         b.key(key.clone())
             .max_event_size(serfer::MAX_EVENT_SIZE)
             .engine_options(|o| {
-                let ml = o.memberlist_options().clone().with_push_pull_interval(Duration::from_secs(600));
+                let ml = o
+                    .memberlist_options()
+                    .clone()
+                    .with_push_pull_interval(Duration::from_secs(600));
                 o.with_memberlist_options(ml)
             })
             .any_user_event(on_any)
@@ -279,7 +282,12 @@ async fn the_largest_allowed_event_gossips_with_encryption() {
     let payload = "y".repeat(serfer::MAX_EVENT_SIZE - name.len());
     cluster.node(0).event(name, &payload).await.unwrap();
     let got = seen.take(3, Duration::from_secs(10)).await;
-    assert_eq!(got.len(), 3, "a {}-byte event did not gossip", serfer::MAX_EVENT_SIZE);
+    assert_eq!(
+        got.len(),
+        3,
+        "a {}-byte event did not gossip",
+        serfer::MAX_EVENT_SIZE
+    );
     assert!(matches!(
         cluster.node(0).event(name, &format!("{payload}!")).await,
         Err(Error::PayloadTooLarge { .. })

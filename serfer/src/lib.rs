@@ -75,3 +75,8 @@ pub use query::{QueryOptions, QueryReply, QueryResponses, QueryResult};
 pub use registry::{HandlerKind, Registry};
 
 pub use serfer_macros::{member_event, query, user_event, Payload};
+
+/// Compiles the README's examples as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
