@@ -69,6 +69,25 @@ pub(crate) fn expand(
     }
 }
 
+/// Expands an attribute whose argument is an optional name (`user_event`, `query`):
+/// `None` registers the catch-all of its kind.
+pub(crate) fn expand_named(
+    name_attr: &crate::args::NameAttr,
+    spec: &HandlerAttr,
+    kind: TokenStream2,
+    attr: TokenStream2,
+    item: TokenStream2,
+) -> TokenStream2 {
+    let registration = crate::args::parse_name(name_attr, attr).map(|name| {
+        let name = match name {
+            Some(name) => quote!(::core::option::Option::Some(#name)),
+            None => quote!(::core::option::Option::None),
+        };
+        Registration { kind, name }
+    });
+    expand(spec, registration, item)
+}
+
 fn analyze(spec: &HandlerAttr, item: TokenStream2) -> syn::Result<HandlerFn> {
     let attr = format!("`#[serfer::{}]`", spec.attr);
     let func = match syn::parse2::<Item>(item)? {

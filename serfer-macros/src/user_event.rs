@@ -3,8 +3,8 @@
 use proc_macro2::TokenStream as TokenStream2;
 use quote::quote;
 
-use crate::args::{self, NameAttr};
-use crate::handler_fn::{self, HandlerAttr, Registration};
+use crate::args::NameAttr;
+use crate::handler_fn::{self, HandlerAttr};
 
 const NAME: NameAttr = NameAttr {
     attr: "user_event",
@@ -20,17 +20,8 @@ const HANDLER: HandlerAttr = HandlerAttr {
 };
 
 pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
-    let registration = args::parse_name(&NAME, attr).map(|name| {
-        let name = match name {
-            Some(name) => quote!(::core::option::Option::Some(#name)),
-            None => quote!(::core::option::Option::None),
-        };
-        Registration {
-            kind: quote!(::serfer::__private::HandlerKind::UserEvent),
-            name,
-        }
-    });
-    handler_fn::expand(&HANDLER, registration, item)
+    let kind = quote!(::serfer::__private::HandlerKind::UserEvent);
+    handler_fn::expand_named(&NAME, &HANDLER, kind, attr, item)
 }
 
 #[cfg(test)]
