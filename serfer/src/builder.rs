@@ -50,6 +50,7 @@ use crate::registry::{Registry, Router};
 pub struct NodeBuilder {
     cfg: Config,
     bind_text: Option<String>,
+    rpc: Option<(String, Option<String>)>,
     advertise_text: Option<String>,
     key_texts: Vec<String>,
     registry: Registry,
@@ -69,6 +70,7 @@ impl NodeBuilder {
         NodeBuilder {
             cfg: Config::default(),
             bind_text: None,
+            rpc: None,
             advertise_text: None,
             key_texts: Vec::new(),
             registry: Registry::default(),
@@ -177,6 +179,14 @@ impl NodeBuilder {
         f: impl Fn(EngineOptions) -> EngineOptions + Send + Sync + 'static,
     ) -> Self {
         self.cfg.engine_tweak = Some(Arc::new(f));
+        self
+    }
+
+    /// Serves Serf's agent RPC on `addr` (`ip:port`, port 0 for any), so that
+    /// HashiCorp's `serf` CLI and `serfer`'s drive this node. With `auth`, clients must
+    /// send that token first. Off by default; keep it on loopback: RPC is unencrypted.
+    pub fn rpc(mut self, addr: impl Into<String>, auth: Option<String>) -> Self {
+        self.rpc = Some((addr.into(), auth));
         self
     }
 
@@ -334,6 +344,8 @@ impl NodeBuilder {
                 lifecycle,
                 query_lock: Mutex::new(()),
                 states: self.states,
+                tap: tokio::sync::broadcast::channel(512).0,
+                rpc: std::sync::Mutex::new(None),
             }),
         };
         tokio::spawn(crate::dispatch::run(
@@ -344,6 +356,31 @@ impl NodeBuilder {
         ));
         watch_engine(&node);
         tracing::info!(node = node.name(), addr = %addr, "node started");
+
+        if let Some((text, auth)) = &self.rpc {
+            let started = match parse_socket_addr(text, 7373) {
+                Ok(addr) => {
+                    crate::rpc::RpcServer::start(
+                        node.clone(),
+                        crate::rpc::RpcSettings {
+                            addr,
+                            auth: auth.clone(),
+                        },
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            match started {
+                Ok(server) => {
+                    *node.inner.rpc.lock().unwrap_or_else(|p| p.into_inner()) = Some(server)
+                }
+                Err(e) => {
+                    let _ = node.shutdown().await;
+                    return Err(e);
+                }
+            }
+        }
 
         if !cfg.join.is_empty() {
             if let Err(e) = join(&serf, &cfg.join, !cfg.replay_old_events).await {

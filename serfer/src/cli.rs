@@ -14,6 +14,8 @@
 //! | `--profile lan\|wan\|local` | `SERFER_PROFILE` | failure-detection timing |
 //! | `--replay` | `SERFER_REPLAY` | replay recent events on join |
 //! | `--log LEVEL` | `SERFER_LOG` | log level (default `info`) |
+//! | `--rpc-addr ADDR` | `SERFER_RPC_ADDR` | serve Serf's agent RPC (off by default) |
+//! | `--rpc-auth TOKEN` | `SERFER_RPC_AUTH` | token RPC clients must present |
 //! | `--handlers` | | print the handlers found and exit |
 
 use std::fmt::Display;
@@ -73,6 +75,12 @@ pub struct Args {
     /// Log level: error, warn, info, debug or trace (the gossip engine logs at warn and above).
     #[arg(long, env = "SERFER_LOG", value_name = "LEVEL", default_value = "info")]
     pub log: tracing::Level,
+    /// Serve Serf's agent RPC here (e.g. 127.0.0.1:7373), for the `serf` and `serfer` CLIs.
+    #[arg(long, env = "SERFER_RPC_ADDR", value_name = "ADDR")]
+    pub rpc_addr: Option<String>,
+    /// Token RPC clients must present.
+    #[arg(long, env = "SERFER_RPC_AUTH", value_name = "TOKEN")]
+    pub rpc_auth: Option<String>,
     /// Print the handlers found in this binary and exit.
     #[arg(long)]
     pub handlers: bool,
@@ -110,6 +118,9 @@ impl Args {
         if self.replay {
             b = b.replay_old_events(true);
         }
+        if let Some(addr) = &self.rpc_addr {
+            b = b.rpc(addr.clone(), self.rpc_auth.clone());
+        }
         b
     }
 }
@@ -141,9 +152,12 @@ pub fn init_logging(level: tracing::Level) {
         Ok(custom) if !custom.trim().is_empty() => tracing_subscriber::EnvFilter::new(custom),
         _ => tracing_subscriber::EnvFilter::new(filter),
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(crate::logs::layer())
         .try_init();
 }
 
@@ -213,6 +227,9 @@ where
             }
         };
         tracing::info!("Starting serfer node on {} (name {})", node.addr(), node.name());
+        if let Some(rpc) = node.rpc_addr() {
+            tracing::info!("RPC on {rpc}");
+        }
         let body = async {
             match body {
                 Some(b) => b(node.clone()).await.into_result(),

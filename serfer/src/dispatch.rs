@@ -13,6 +13,23 @@ use crate::extract::{Context, Incoming};
 use crate::node::{Node, WeakNode};
 use crate::registry::{Route, Router};
 
+/// An event as RPC streams see it: what arrived, and for queries the engine's
+/// handle to answer with.
+#[derive(Clone)]
+pub(crate) struct Tapped {
+    pub(crate) incoming: Arc<Incoming>,
+    pub(crate) query: Option<QueryEvent>,
+}
+
+fn tap(node: &Node, incoming: &Arc<Incoming>, query: Option<&QueryEvent>) {
+    if node.inner.tap.receiver_count() > 0 {
+        let _ = node.inner.tap.send(Tapped {
+            incoming: incoming.clone(),
+            query: query.cloned(),
+        });
+    }
+}
+
 /// Runs until the engine closes its event channel (at shutdown).
 ///
 /// The engine's subscriber is unbounded and this loop never awaits a handler:
@@ -35,6 +52,15 @@ pub(crate) async fn run(
                     coalesce: msg.cc(),
                     payload: engine::strip_trailer(msg.payload()),
                 };
+                if node.inner.tap.receiver_count() > 0 {
+                    let copy = Arc::new(Incoming::User {
+                        name: Arc::from(msg.name().as_str()),
+                        ltime: u64::from(msg.ltime()),
+                        coalesce: msg.cc(),
+                        payload: engine::strip_trailer(msg.payload()),
+                    });
+                    tap(&node, &copy, None);
+                }
                 match &coalescer {
                     Some(c) if msg.cc() => c.offer(incoming, node, router.clone()),
                     _ => dispatch_user(&router, node, Arc::new(incoming)),
@@ -45,6 +71,7 @@ pub(crate) async fn run(
                 let members: Arc<[crate::Member]> =
                     ev.members().iter().map(engine::member).collect();
                 let incoming = Arc::new(Incoming::Member { kind, members });
+                tap(&node, &incoming, None);
                 for route in router.member_routes(kind) {
                     invoke(route, &node, incoming.clone(), None);
                 }
@@ -67,10 +94,11 @@ pub(crate) fn dispatch_user(router: &Router, node: Node, incoming: Arc<Incoming>
 
 async fn dispatch_query(router: &Router, node: Node, q: QueryEvent) {
     let name = q.name().as_str();
-    let Some(route) = router.query_route(name) else {
+    let route = router.query_route(name);
+    if route.is_none() && node.inner.tap.receiver_count() == 0 {
         tracing::debug!(query = name, "no handler for query");
         return;
-    };
+    }
     // serf-rs does not pass the asker's timeout on; the deadline is this node's default.
     let deadline = Instant::now()
         + node
@@ -84,7 +112,10 @@ async fn dispatch_query(router: &Router, node: Node, q: QueryEvent) {
         deadline,
         payload: q.payload().clone(),
     });
-    invoke(route, &node, incoming, Some(q));
+    tap(&node, &incoming, Some(&q));
+    if let Some(route) = route {
+        invoke(route, &node, incoming, Some(q));
+    }
 }
 
 /// Calls one handler in its own task; logs decode failures, errors and panics.

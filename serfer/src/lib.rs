@@ -48,11 +48,13 @@ mod error;
 pub mod extract;
 pub mod handler;
 mod keys;
+pub mod logs;
 mod member;
 mod node;
 pub mod payload;
 mod query;
 mod registry;
+pub mod rpc;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -69,7 +71,7 @@ pub use error::{Error, PayloadError, Result};
 pub use extract::{MemberEvent, Query, State, UserEvent};
 pub use keys::Key;
 pub use member::{Member, MemberEventKind, MemberStatus};
-pub use node::{KeyReport, Node, Stats};
+pub use node::{Coordinate, KeyReport, Node, Stats};
 pub use payload::{Json, Payload};
 pub use query::{QueryOptions, QueryReply, QueryResponses, QueryResult};
 pub use registry::{HandlerKind, Registry};

@@ -38,6 +38,9 @@ pub(crate) struct NodeInner {
     /// at a time; the engine's local handling of each advances the clock.
     pub(crate) query_lock: Mutex<()>,
     pub(crate) states: StateMap,
+    /// Every event this node receives, for RPC streams (lagging receivers lose the oldest).
+    pub(crate) tap: tokio::sync::broadcast::Sender<crate::dispatch::Tapped>,
+    pub(crate) rpc: std::sync::Mutex<Option<crate::rpc::RpcServer>>,
 }
 
 /// Dropping the last handle without [`Node::shutdown`] would leave serf-rs running
@@ -118,6 +121,38 @@ pub struct Stats {
     pub encrypted: bool,
 }
 
+/// A Vivaldi network coordinate (units: seconds).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Coordinate {
+    /// The Euclidean part.
+    pub vec: Vec<f64>,
+    /// Confidence in the coordinate.
+    pub error: f64,
+    /// Distance offset.
+    pub adjustment: f64,
+    /// Height above the Euclidean plane.
+    pub height: f64,
+}
+
+impl Coordinate {
+    /// Estimated round-trip time to `other`, as Serf computes it.
+    pub fn rtt(&self, other: &Coordinate) -> Duration {
+        let d: f64 = self
+            .vec
+            .iter()
+            .zip(&other.vec)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt();
+        let mut secs = d + self.height + other.height;
+        let adjusted = secs + self.adjustment + other.adjustment;
+        if adjusted > 0.0 {
+            secs = adjusted;
+        }
+        Duration::from_secs_f64(secs.max(0.0))
+    }
+}
+
 /// The cluster's answer to a key operation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyReport {
@@ -161,6 +196,16 @@ impl Node {
 
     pub(crate) fn states(&self) -> &StateMap {
         &self.inner.states
+    }
+
+    /// Where the RPC server listens, when it is on.
+    pub fn rpc_addr(&self) -> Option<SocketAddr> {
+        self.inner
+            .rpc
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|s| s.addr())
     }
 
     /// This node's name.
@@ -341,9 +386,58 @@ impl Node {
 
     /// Joins the cluster through any of `addrs` (`host:port`, port 7946 when left out).
     /// Every address is tried; this succeeds if any answers and returns how many did.
+    /// The cluster's earlier user events are not replayed to this node's handlers.
     pub async fn join(&self, addrs: &[String]) -> Result<usize, Error> {
+        self.join_with_replay(addrs, false).await
+    }
+
+    /// Like [`join`](Self::join), replaying the cluster's recent user events when `replay`.
+    pub async fn join_with_replay(&self, addrs: &[String], replay: bool) -> Result<usize, Error> {
         self.ensure_running()?;
-        crate::builder::join(&self.inner.serf, addrs, true).await
+        crate::builder::join(&self.inner.serf, addrs, !replay).await
+    }
+
+    /// Marks a failed member as left at once (instead of waiting for the reaper) and
+    /// stops trying to reconnect to it; with `prune`, forgets it entirely.
+    pub async fn force_leave(&self, name: &str, prune: bool) -> Result<(), Error> {
+        self.ensure_running()?;
+        let id = serf::types::SmolStr::new(name);
+        let r = if prune {
+            self.inner.serf.remove_failed_node_prune(id).await
+        } else {
+            self.inner.serf.remove_failed_node(id).await
+        };
+        r.map_err(|e| Error::engine("forcing a member out", e))
+    }
+
+    /// The network coordinate this node has cached for `name`, if any.
+    pub fn coordinate(&self, name: &str) -> Option<Coordinate> {
+        let c = self
+            .inner
+            .serf
+            .cached_coordinate(&serf::types::SmolStr::new(name))
+            .ok()??;
+        Some(Coordinate {
+            vec: c.portion().to_vec(),
+            error: c.error(),
+            adjustment: c.adjustment(),
+            height: c.height(),
+        })
+    }
+
+    /// This node's own network coordinate, if coordinates are on.
+    pub fn local_coordinate(&self) -> Option<Coordinate> {
+        let c = self.inner.serf.cooridate().ok()?;
+        Some(Coordinate {
+            vec: c.portion().to_vec(),
+            error: c.error(),
+            adjustment: c.adjustment(),
+            height: c.height(),
+        })
+    }
+
+    pub(crate) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::dispatch::Tapped> {
+        self.inner.tap.subscribe()
     }
 
     /// Leaves the cluster gracefully (others see `left`), then shuts down.

@@ -13,3 +13,46 @@ pub fn init_logs() {
         .with_test_writer()
         .try_init();
 }
+
+/// The path of HashiCorp's `serf` binary, or `None` (after a printed notice) when it
+/// is not installed. Under CI (`CI=true`) a missing binary fails the test instead:
+/// a skip must never count as a pass there.
+pub fn serf_binary(test: &str) -> Option<std::path::PathBuf> {
+    let path = std::path::PathBuf::from("/usr/bin/serf");
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: /usr/bin/serf is missing under CI; .ci/run must install it (apt-get install -y serf)");
+    }
+    eprintln!("SKIP {test}: HashiCorp's serf is not installed (apt-get install serf)");
+    None
+}
+
+/// Runs `serf ARGS…` with a bounded wait; returns exit code and stdout.
+pub async fn run_serf(serf: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let child = tokio::process::Command::new(serf)
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), child)
+        .await
+        .unwrap_or_else(|_| panic!("serf {args:?} did not finish within 30 s"))
+        .expect("serf runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Installs a subscriber that feeds `serfer::logs` (for `monitor`), once per test binary.
+pub fn init_monitor_logs() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(
+            "info,serf_core=warn,memberlist=warn",
+        ))
+        .with(serfer::logs::layer())
+        .try_init();
+}
