@@ -69,6 +69,14 @@ pub struct Args {
         default_value = "lan"
     )]
     pub profile: Profile,
+    /// The user-event size limit in bytes, name plus payload (at most 1024).
+    #[arg(
+        long,
+        env = "SERFER_MAX_EVENT_SIZE",
+        value_name = "BYTES",
+        default_value_t = 512
+    )]
+    pub max_event_size: usize,
     /// Replay the cluster's recent user events when joining.
     #[arg(long, env = "SERFER_REPLAY")]
     pub replay: bool,
@@ -99,7 +107,10 @@ impl Args {
         if let Some(n) = &self.node {
             b = b.name(n.clone());
         }
-        b = b.bind(self.bind.clone()).profile(self.profile);
+        b = b
+            .bind(self.bind.clone())
+            .profile(self.profile)
+            .max_event_size(self.max_event_size);
         if let Some(a) = &self.advertise {
             b = b.advertise(a.clone());
         }

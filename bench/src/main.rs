@@ -1,0 +1,98 @@
+//! `serfer-bench`: starts N Serfer nodes and N HashiCorp `serf agent`s as separate
+//! processes on 127.0.0.1 and measures both the same way, through the agent RPC that
+//! both serve. See BENCHMARKS.md for the results and what each row means.
+//!
+//! ```text
+//! cargo run --release -p serfer-bench -- run             # the full table
+//! cargo run --release -p serfer-bench -- run --sizes 3   # a quick look
+//! ```
+
+mod cluster;
+mod measure;
+mod report;
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Serfer vs HashiCorp serf: cluster benchmark")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs one Serfer node (what the benchmark starts; takes `serfer::run!()`'s flags).
+    Node {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Runs the benchmark and prints the table.
+    Run(RunArgs),
+}
+
+/// What to measure.
+#[derive(clap::Args, Clone, Debug)]
+pub struct RunArgs {
+    /// Cluster sizes measured for both implementations.
+    #[arg(long, value_delimiter = ',', default_value = "3,10,30")]
+    pub sizes: Vec<usize>,
+    /// Extra sizes measured for Serfer alone (`--serfer-only 0` for none).
+    #[arg(long, value_delimiter = ',', default_value = "60")]
+    pub serfer_only: Vec<usize>,
+    /// User events timed one at a time.
+    #[arg(long, default_value_t = 20)]
+    pub events: usize,
+    /// Queries timed one at a time.
+    #[arg(long, default_value_t = 20)]
+    pub queries: usize,
+    /// kill -9 repetitions (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub kills: usize,
+    /// Seconds of idle time for RSS and CPU.
+    #[arg(long, default_value_t = 30)]
+    pub idle_secs: u64,
+    /// Events in the burst.
+    #[arg(long, default_value_t = 100)]
+    pub burst: usize,
+    /// Skip HashiCorp's agent (when `serf` is not installed).
+    #[arg(long)]
+    pub no_go: bool,
+    /// The `serf` binary.
+    #[arg(long, default_value = "/usr/bin/serf")]
+    pub serf: String,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Node { args } => {
+            let mut argv = vec!["serfer-bench-node".to_owned()];
+            argv.extend(args);
+            let parsed = <serfer::cli::Args as Parser>::parse_from(argv);
+            let code =
+                serfer::cli::run_with(parsed, serfer::NodeBuilder::new(), serfer::cli::NO_BODY);
+            std::process::exit(code);
+        }
+        Command::Run(args) => {
+            let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+            let code = rt.block_on(async move {
+                match measure::run_all(&args).await {
+                    Ok(table) => {
+                        println!("{}", report::render(&table, &args));
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        1
+                    }
+                }
+            });
+            // Give killed children a moment to be reaped before exiting.
+            std::thread::sleep(Duration::from_millis(100));
+            std::process::exit(code);
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! The measurements, made identically for both implementations through their RPC.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serfer::rpc::client::{Client, QueryRecord, QueryRequest};
+use serfer::rpc::codec::Fields;
+use tokio::sync::mpsc;
+
+use crate::cluster::{self, Impl, Proc};
+use crate::RunArgs;
+
+/// One measured number.
+#[derive(Debug, Clone)]
+pub enum Value2 {
+    /// Milliseconds.
+    Ms(f64),
+    /// Kibibytes.
+    Kib(f64),
+    /// Percent of one core.
+    Pct(f64),
+    /// Not measured, and why.
+    Na(String),
+}
+
+/// (metric, cluster size) → implementation → value.
+pub type Table = BTreeMap<(usize, &'static str, usize), BTreeMap<Impl, Value2>>;
+
+/// The metrics, in table order.
+pub const METRICS: [&str; 14] = [
+    "all N alive (convergence)",
+    "event to last node, p50",
+    "event to last node, p90",
+    "query, all N answers, p50",
+    "query, all N answers, p90",
+    "query call returns, p50",
+    "kill -9 seen failed by all (median)",
+    "graceful leave seen by all",
+    "idle RSS per node",
+    "idle CPU per node",
+    "burst of events delivered everywhere",
+    "burst: time to hand all to the node",
+    "largest allowed event to last node",
+    "1 KB event to last node",
+];
+
+fn idx(metric: &str) -> usize {
+    METRICS
+        .iter()
+        .position(|m| *m == metric)
+        .expect("known metric")
+}
+
+pub async fn run_all(args: &RunArgs) -> Result<Table, String> {
+    let mut table = Table::new();
+    let mut plan: Vec<(Impl, usize)> = Vec::new();
+    for &n in &args.sizes {
+        plan.push((Impl::Serfer, n));
+        if !args.no_go {
+            plan.push((Impl::Go, n));
+        }
+    }
+    for &n in args.serfer_only.iter().filter(|&&n| n > 0) {
+        plan.push((Impl::Serfer, n));
+    }
+    for (imp, n) in plan {
+        eprintln!("== {imp}, N = {n}");
+        let results = run_one(imp, n, args).await?;
+        for (metric, v) in results {
+            eprintln!("   {metric}: {v:?}");
+            table
+                .entry((idx(metric), metric, n))
+                .or_default()
+                .insert(imp, v);
+        }
+    }
+    Ok(table)
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+struct Node {
+    proc: Proc,
+    client: Arc<Client>,
+}
+
+/// Receipts of user events: (node index, event id, when).
+type Receipt = (usize, u64, Instant);
+
+async fn run_one(
+    imp: Impl,
+    n: usize,
+    args: &RunArgs,
+) -> Result<Vec<(&'static str, Value2)>, String> {
+    let mut out = Vec::new();
+    let tag = format!("{:x}", std::process::id());
+    let started = Instant::now();
+    let mut procs = Vec::with_capacity(n);
+    let first =
+        cluster::spawn(imp, &args.serf, &format!("b{tag}-0"), None).map_err(|e| e.to_string())?;
+    let seed = first.gossip.clone();
+    procs.push(first);
+    // The seed must listen before the others try to join it.
+    let _ = cluster::connect(&procs[0].rpc, Duration::from_secs(20)).await?;
+    for i in 1..n {
+        procs.push(
+            cluster::spawn(imp, &args.serf, &format!("b{tag}-{i}"), Some(&seed))
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    let mut nodes = Vec::with_capacity(n);
+    for p in procs {
+        let client = Arc::new(cluster::connect(&p.rpc, Duration::from_secs(30)).await?);
+        nodes.push(Node { proc: p, client });
+    }
+
+    // Convergence: every node sees all N alive.
+    let converge_by = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mut all = true;
+        for node in &nodes {
+            let alive = node
+                .client
+                .members()
+                .await
+                .map_err(|e| e.to_string())?
+                .iter()
+                .filter(|m| m.status == "alive")
+                .count();
+            all &= alive == n;
+        }
+        if all {
+            break;
+        }
+        if Instant::now() > converge_by {
+            return Err(format!("{imp} N={n}: did not converge within 120 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    out.push((
+        "all N alive (convergence)",
+        Value2::Ms(ms(started.elapsed())),
+    ));
+
+    // Every node: a stream of `bench` events into one channel, and `bench` queries answered at once.
+    let (tx, mut receipts) = mpsc::unbounded_channel::<Receipt>();
+    for (i, node) in nodes.iter().enumerate() {
+        let (_, mut records) = node
+            .client
+            .stream("user:bench,query:bench")
+            .await
+            .map_err(|e| e.to_string())?;
+        let tx = tx.clone();
+        let client = node.client.clone();
+        tokio::spawn(async move {
+            while let Some(r) = records.recv().await {
+                let at = Instant::now();
+                let Ok(f) = Fields::of(&r) else { continue };
+                let id = f
+                    .bytes("Payload")
+                    .ok()
+                    .flatten()
+                    .and_then(|p| {
+                        String::from_utf8_lossy(&p)
+                            .split(':')
+                            .next()
+                            .and_then(|s| s.parse().ok())
+                    })
+                    .unwrap_or(u64::MAX);
+                match f.str("Event").unwrap_or_default().as_str() {
+                    "user" => {
+                        let _ = tx.send((i, id, at));
+                    }
+                    "query" => {
+                        let qid = f.uint("ID").unwrap_or(0);
+                        let _ = client.respond(qid, b"ok").await;
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+    drop(tx);
+
+    let sender = nodes[0].client.clone();
+    let send_and_wait = |id: u64, size: usize| {
+        let sender = sender.clone();
+        async move {
+            let mut payload = format!("{id}:").into_bytes();
+            payload.resize(size.max(payload.len()), b'x');
+            let t = Instant::now();
+            sender
+                .event("bench", Some(&payload), false)
+                .await
+                .map(|_| t)
+        }
+    };
+    let wait_receipts =
+        |id: u64, want: usize, sent: Instant, receipts: &mut mpsc::UnboundedReceiver<Receipt>| {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut got = HashMap::new();
+            let mut last = sent;
+            loop {
+                if got.len() >= want {
+                    return Some(last - sent);
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                match futures_block(receipts, left) {
+                    Some((node, rid, at)) if rid == id => {
+                        got.insert(node, at);
+                        last = last.max(at);
+                    }
+                    Some(_) => {}
+                    None => return None,
+                }
+            }
+        };
+
+    // Event latency, one at a time.
+    let mut lat = Vec::new();
+    for k in 0..args.events {
+        let id = k as u64;
+        let sent = send_and_wait(id, 0).await.map_err(|e| e.to_string())?;
+        if let Some(d) = wait_receipts(id, n, sent, &mut receipts) {
+            lat.push(ms(d));
+        }
+    }
+    lat.sort_by(f64::total_cmp);
+    let missing = args.events - lat.len();
+    let note = |v: f64| {
+        if missing == 0 {
+            Value2::Ms(v)
+        } else {
+            Value2::Na(format!("{missing} events not delivered"))
+        }
+    };
+    out.push(("event to last node, p50", note(pct(&lat, 0.5))));
+    out.push(("event to last node, p90", note(pct(&lat, 0.9))));
+
+    // Queries: time to all N answers, and when the call itself returns (`done`).
+    let mut answers = Vec::new();
+    let mut returns = Vec::new();
+    for k in 0..args.queries {
+        let q = QueryRequest {
+            name: "bench".into(),
+            payload: format!("{k}:").into_bytes(),
+            ..QueryRequest::default()
+        };
+        let t = Instant::now();
+        let mut rx = sender.query(&q).await.map_err(|e| e.to_string())?;
+        let mut count = 0;
+        let mut all_at = None;
+        while let Some(rec) = rx.recv().await {
+            if let QueryRecord::Response(..) = rec {
+                count += 1;
+                if count == n {
+                    all_at = Some(t.elapsed());
+                }
+            }
+        }
+        if let Some(a) = all_at {
+            answers.push(ms(a));
+        }
+        returns.push(ms(t.elapsed()));
+    }
+    answers.sort_by(f64::total_cmp);
+    returns.sort_by(f64::total_cmp);
+    out.push(("query, all N answers, p50", Value2::Ms(pct(&answers, 0.5))));
+    out.push(("query, all N answers, p90", Value2::Ms(pct(&answers, 0.9))));
+    out.push(("query call returns, p50", Value2::Ms(pct(&returns, 0.5))));
+
+    // Burst: back to back, then until every node has every event.
+    let base = 1_000_000u64;
+    let t = Instant::now();
+    for k in 0..args.burst as u64 {
+        sender
+            .event("bench", Some(format!("{}:", base + k).as_bytes()), false)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let handed = t.elapsed();
+    let want = args.burst * n;
+    let mut seen = 0usize;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = t;
+    while seen < want {
+        match futures_block(
+            &mut receipts,
+            deadline.saturating_duration_since(Instant::now()),
+        ) {
+            Some((_, id, at)) if id >= base => {
+                seen += 1;
+                last = last.max(at);
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    out.push((
+        "burst of events delivered everywhere",
+        if seen == want {
+            Value2::Ms(ms(last - t))
+        } else {
+            Value2::Na(format!("{seen}/{want} delivered in 120 s"))
+        },
+    ));
+
+    out.push((
+        "burst: time to hand all to the node",
+        Value2::Ms(ms(handed)),
+    ));
+
+    // Large events: the largest each accepts (found by trying), and 1 KB.
+    let mut largest = 1024 - "bench".len();
+    while largest > 256 {
+        let probe = format!("{}:", u64::MAX - 1);
+        let mut p = probe.into_bytes();
+        p.resize(largest, b'x');
+        if sender
+            .event("bench-size-probe", Some(&p), false)
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        largest -= 4;
+    }
+    let largest_metric = "largest allowed event to last node";
+    for (metric, size, id) in [
+        (largest_metric, largest, 2_000_000u64),
+        ("1 KB event to last node", 1024 - "bench".len(), 2_000_001),
+    ] {
+        if metric == "1 KB event to last node" && largest < size {
+            out.push((
+                metric,
+                Value2::Na(format!(
+                    "refused: the limit is {} bytes",
+                    largest + "bench".len()
+                )),
+            ));
+            continue;
+        }
+        match send_and_wait(id, size).await {
+            Ok(sent) => match wait_receipts(id, n, sent, &mut receipts) {
+                Some(d) if metric == largest_metric => {
+                    eprintln!(
+                        "   (largest accepted event: {} bytes)",
+                        size + "bench".len()
+                    );
+                    out.push((metric, Value2::Ms(ms(d))))
+                }
+                Some(d) => out.push((metric, Value2::Ms(ms(d)))),
+                None => out.push((metric, Value2::Na("not delivered in 60 s".into()))),
+            },
+            Err(e) => out.push((metric, Value2::Na(format!("refused: {e}")))),
+        }
+    }
+
+    // Idle cost.
+    let pids: Vec<u32> = nodes.iter().map(|n| n.proc.pid).collect();
+    let before: Vec<u64> = pids
+        .iter()
+        .map(|p| cluster::cpu_ticks(*p).unwrap_or(0))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
+    let after: Vec<u64> = pids
+        .iter()
+        .map(|p| cluster::cpu_ticks(*p).unwrap_or(0))
+        .collect();
+    let rss: Vec<u64> = pids.iter().filter_map(|p| cluster::rss_kib(*p)).collect();
+    let cpu: f64 = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| (a - b) as f64)
+        .sum::<f64>()
+        / (cluster::TICKS_PER_SEC * args.idle_secs as f64 * n as f64)
+        * 100.0;
+    out.push((
+        "idle RSS per node",
+        Value2::Kib(rss.iter().sum::<u64>() as f64 / rss.len().max(1) as f64),
+    ));
+    out.push(("idle CPU per node", Value2::Pct(cpu)));
+
+    // Failure detection: kill -9 the last live nodes one at a time.
+    let mut kills = Vec::new();
+    let mut alive: Vec<usize> = (0..n).collect();
+    for _ in 0..args.kills.min(n.saturating_sub(2)) {
+        let victim = alive.pop().expect("more than two nodes");
+        let name = nodes[victim].proc.name.clone();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &nodes[victim].proc.pid.to_string()])
+            .status();
+        let t = Instant::now();
+        if wait_status(&nodes, &alive, &name, "failed", Duration::from_secs(90)).await {
+            kills.push(ms(t.elapsed()));
+        }
+    }
+    kills.sort_by(f64::total_cmp);
+    out.push((
+        "kill -9 seen failed by all (median)",
+        if kills.is_empty() {
+            Value2::Na("too few nodes".into())
+        } else {
+            Value2::Ms(pct(&kills, 0.5))
+        },
+    ));
+
+    // Graceful leave of one more node.
+    if alive.len() >= 3 {
+        let leaver = alive.pop().expect("checked");
+        let name = nodes[leaver].proc.name.clone();
+        let t = Instant::now();
+        let _ = nodes[leaver].client.leave().await;
+        let seen = wait_status(&nodes, &alive, &name, "left", Duration::from_secs(60)).await;
+        out.push((
+            "graceful leave seen by all",
+            if seen {
+                Value2::Ms(ms(t.elapsed()))
+            } else {
+                Value2::Na("not seen in 60 s".into())
+            },
+        ));
+    } else {
+        out.push((
+            "graceful leave seen by all",
+            Value2::Na("too few nodes".into()),
+        ));
+    }
+    drop(nodes);
+    Ok(out)
+}
+
+/// Waits until every node in `watchers` reports `name` with `status`.
+async fn wait_status(
+    nodes: &[Node],
+    watchers: &[usize],
+    name: &str,
+    status: &str,
+    within: Duration,
+) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        let mut all = true;
+        for &w in watchers {
+            let ok = match nodes[w].client.members().await {
+                Ok(ms) => ms.iter().any(|m| m.name == name && m.status == status),
+                Err(_) => false,
+            };
+            all &= ok;
+            if !all {
+                break;
+            }
+        }
+        if all {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Receives with a timeout from inside a synchronous closure (the runtime is multi-threaded).
+fn futures_block(rx: &mut mpsc::UnboundedReceiver<Receipt>, within: Duration) -> Option<Receipt> {
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current()
+            .block_on(async { tokio::time::timeout(within, rx.recv()).await.ok().flatten() })
+    })
+}
