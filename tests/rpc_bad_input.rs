@@ -256,3 +256,20 @@ async fn bad_filters_and_levels_get_serf_errors() {
     still_serves(n).await;
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_stops_closes_its_rpc_connections() {
+    let (c, _) = node(None).await;
+    let n = c.node(0).clone();
+    let client = Client::connect(&n.rpc_addr().unwrap().to_string(), None)
+        .await
+        .unwrap();
+    let (_, mut records) = client.stream("*").await.unwrap();
+    n.shutdown().await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while records.recv().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream must end when the node stops");
+    assert!(client.members().await.is_err());
+}

@@ -218,6 +218,10 @@ impl Node {
         self.inner.addr
     }
 
+    pub(crate) fn wait_is_over(&self) -> bool {
+        *self.inner.lifecycle.borrow() != Lifecycle::Running
+    }
+
     fn ensure_running(&self) -> Result<(), Error> {
         match &*self.inner.lifecycle.borrow() {
             Lifecycle::Running => Ok(()),

@@ -48,6 +48,8 @@ pub struct Client {
     write: Mutex<OwnedWriteHalf>,
     seq: AtomicU64,
     waiters: Arc<std::sync::Mutex<HashMap<u64, Waiter>>>,
+    /// Set when the agent closed the connection: later calls fail at once.
+    closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A member as the agent lists it.
@@ -123,11 +125,17 @@ impl Client {
             })??;
         let (read, write) = stream.into_split();
         let waiters: Arc<std::sync::Mutex<HashMap<u64, Waiter>>> = Arc::default();
-        tokio::spawn(read_loop(FrameReader::new(read), waiters.clone()));
+        let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        tokio::spawn(read_loop(
+            FrameReader::new(read),
+            waiters.clone(),
+            closed.clone(),
+        ));
         let client = Client {
             write: Mutex::new(write),
             seq: AtomicU64::new(1),
             waiters,
+            closed,
         };
         client
             .call(
@@ -151,10 +159,15 @@ impl Client {
         waiter: Waiter,
     ) -> Result<u64, ClientError> {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        self.waiters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(seq, waiter);
+        {
+            // Checked under the lock the reader clears waiters under, so no waiter
+            // is left behind by a reader that has already finished.
+            let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            if self.closed.load(Ordering::Acquire) {
+                return Err(ClientError::Closed);
+            }
+            waiters.insert(seq, waiter);
+        }
         let mut frames = vec![map([
             ("Command", Value::from(command)),
             ("Seq", Value::from(seq)),
@@ -480,6 +493,7 @@ fn parse_members(body: Option<&Value>) -> Result<Vec<MemberInfo>, ClientError> {
 async fn read_loop(
     mut reader: FrameReader<tokio::net::tcp::OwnedReadHalf>,
     waiters: Arc<std::sync::Mutex<HashMap<u64, Waiter>>>,
+    closed: Arc<std::sync::atomic::AtomicBool>,
 ) {
     while let Ok(Some(header)) = reader.next().await {
         let Ok(h) = Fields::of(&header) else { break };
@@ -539,5 +553,7 @@ async fn read_loop(
             None => {}
         }
     }
-    waiters.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    let mut waiters = waiters.lock().unwrap_or_else(|p| p.into_inner());
+    closed.store(true, Ordering::Release);
+    waiters.clear();
 }

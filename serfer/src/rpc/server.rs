@@ -60,6 +60,9 @@ impl RpcServer {
                     continue;
                 };
                 let Some(node) = weak.upgrade() else { break };
+                if node.wait_is_over() {
+                    break;
+                }
                 let auth = auth.clone();
                 tokio::spawn(async move {
                     tracing::debug!(%peer, "rpc client connected");
@@ -146,8 +149,14 @@ impl Connection {
             next_query_id: Arc::new(AtomicU64::new(1)),
         };
         let mut reader = FrameReader::new(read);
+        let mut lifecycle = conn.node.inner.lifecycle.subscribe();
         loop {
-            let header = match reader.next().await {
+            // A node that stops closes its RPC connections, as the Go agent does.
+            let next = tokio::select! {
+                next = reader.next() => next,
+                _ = lifecycle.wait_for(|l| *l != crate::node::Lifecycle::Running) => break,
+            };
+            let header = match next {
                 Ok(Some(h)) => h,
                 Ok(None) => break,
                 Err(FrameError::Io(_)) | Err(FrameError::Truncated) => break,

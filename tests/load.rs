@@ -1,0 +1,145 @@
+//! Load and handler faults: what a 5-node cluster delivers under a flood, and that
+//! faulty handlers leave the others and gossip alone.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use common::{init_logs, DELIVERY};
+use serfer::testing::{Recorder, TestCluster};
+use serfer::{Node, Profile, State, UserEvent};
+
+type Seen = Recorder<(String, u32)>;
+
+async fn count(ev: UserEvent<String>, node: Node, State(seen): State<Seen>) {
+    if let Ok(i) = ev.payload().parse() {
+        seen.record((node.name().to_owned(), i));
+    }
+}
+
+/// Sends `total` events from node 0 at `per_sec` (0: as fast as the node takes them);
+/// returns how many distinct events each node saw within `within` after the last send.
+async fn flood(
+    cluster: &TestCluster,
+    seen: &Seen,
+    total: u32,
+    per_sec: u32,
+    within: Duration,
+) -> Vec<usize> {
+    let start = Instant::now();
+    for i in 0..total {
+        if per_sec > 0 {
+            let due = start + Duration::from_secs_f64(f64::from(i) / f64::from(per_sec));
+            tokio::time::sleep_until(due.into()).await;
+        }
+        cluster.node(0).event("load", &i.to_string()).await.unwrap();
+    }
+    let want = total as usize * cluster.nodes().len();
+    let got = seen.take(want, within).await;
+    let mut per_node: HashMap<String, std::collections::HashSet<u32>> = HashMap::new();
+    for (n, i) in got {
+        per_node.entry(n).or_default().insert(i);
+    }
+    cluster
+        .nodes()
+        .iter()
+        .map(|n| per_node.get(n.name()).map_or(0, |s| s.len()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_events_at_a_sustained_rate_all_arrive() {
+    init_logs();
+    let seen = Seen::new();
+    // LAN timing (retransmit multiplier 4), as deployed; the test harness's Local
+    // profile retransmits each event only twice.
+    let cluster = TestCluster::start(5, |_, b| {
+        b.profile(Profile::Lan)
+            .user_event("load", count)
+            .state(seen.clone())
+    })
+    .await
+    .unwrap();
+    let delivered = flood(&cluster, &seen, 1000, 100, Duration::from_secs(60)).await;
+    eprintln!("1000 events at 100/s, delivered per node: {delivered:?}");
+    assert!(
+        delivered.iter().all(|&d| d == 1000),
+        "lost events at 100/s: {delivered:?}"
+    );
+    cluster.wait_converged(DELIVERY).await.unwrap();
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_events_at_once_crash_nothing() {
+    init_logs();
+    let seen = Seen::new();
+    let cluster = TestCluster::start(5, |_, b| b.user_event("load", count).state(seen.clone()))
+        .await
+        .unwrap();
+    let delivered = flood(&cluster, &seen, 1000, 0, Duration::from_secs(20)).await;
+    // Serf drops events older than the event buffer (512 Lamport ticks) on arrival,
+    // so a flood larger than the buffer may lose some at receivers; the sender sees all.
+    eprintln!("1000 events back to back, delivered per node: {delivered:?}");
+    assert_eq!(
+        delivered[0], 1000,
+        "the sender's own handlers see every event"
+    );
+    assert!(delivered.iter().all(|&d| d >= 512), "{delivered:?}");
+    cluster.wait_converged(DELIVERY).await.unwrap();
+    cluster.shutdown().await;
+}
+
+async fn panics(_ev: UserEvent<()>) {
+    panic!("always");
+}
+
+async fn hangs(_ev: UserEvent<()>) {
+    std::future::pending::<()>().await
+}
+
+async fn fails(_ev: UserEvent<()>) -> Result<(), String> {
+    Err("always fails".into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faulty_handlers_leave_the_others_alone() {
+    init_logs();
+    let seen = Seen::new();
+    let cluster = TestCluster::start(3, |_, b| {
+        b.profile(Profile::Lan)
+            .user_event("panic", panics)
+            .user_event("hang", hangs)
+            .user_event("fail", fails)
+            .user_event("load", count)
+            .state(seen.clone())
+    })
+    .await
+    .unwrap();
+    // Faults at 100/s for 6 s on every node, interleaved with real work.
+    let n0 = cluster.node(0);
+    let start = Instant::now();
+    let mut sent = 0u32;
+    for i in 0..600u32 {
+        let due = start + Duration::from_millis(10 * u64::from(i));
+        tokio::time::sleep_until(due.into()).await;
+        let name = ["panic", "hang", "fail"][i as usize % 3];
+        // The node refuses nothing here; a fault in one handler never reaches the sender.
+        n0.event(name, &()).await.unwrap();
+        if i % 20 == 0 {
+            n0.event("load", &sent.to_string()).await.unwrap();
+            sent += 1;
+        }
+    }
+    let got = seen.take(sent as usize * 3, Duration::from_secs(60)).await;
+    assert_eq!(
+        got.len(),
+        sent as usize * 3,
+        "good events lost among faulty ones"
+    );
+    cluster.wait_converged(DELIVERY).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(15), cluster.shutdown())
+        .await
+        .expect("shutdown is not held up by hanging handlers");
+}
