@@ -122,6 +122,11 @@ async fn garbage_unknown_commands_wrong_types_and_no_handshake() {
     .await;
     assert!(raw.next().await.is_none());
 
+    // Nesting deep enough to overflow a recursive decoder: refused, the node lives.
+    let mut raw = Raw::connect(n).await;
+    raw.send_bytes(&vec![0x91u8; 100_000]).await;
+    assert!(raw.next().await.is_none());
+
     // A header that is not a map.
     let mut raw = Raw::connect(n).await;
     raw.send(&[Value::from(42)]).await;

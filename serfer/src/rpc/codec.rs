@@ -9,6 +9,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// The largest object Serfer reads from an RPC peer; larger is a protocol error.
 pub const MAX_FRAME: usize = 1024 * 1024;
 
+/// How deeply objects may nest (Serf's requests nest three levels at most).
+pub const MAX_DEPTH: usize = 32;
+
 /// Why a peer's bytes could not be read as a request.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -46,7 +49,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         loop {
             if !self.buf.is_empty() {
                 let mut cursor = &self.buf[..];
-                match rmpv::decode::read_value(&mut cursor) {
+                // Bounded nesting: a deeply nested object from a peer must be refused,
+                // not recursed into until the stack overflows.
+                match rmpv::decode::read_value_with_max_depth(&mut cursor, MAX_DEPTH) {
                     Ok(v) => {
                         let used = self.buf.len() - cursor.len();
                         self.buf.drain(..used);
@@ -324,7 +329,13 @@ mod tests {
 
     #[tokio::test]
     async fn garbage_and_truncation_are_errors() {
+        // rmpv reads the reserved marker 0xc1 as nil: not a request the server accepts.
         let mut r = FrameReader::new(&[0xc1u8][..]);
+        let v = r.next().await.unwrap().unwrap();
+        assert!(Fields::of(&v).is_err());
+        // Nesting deeper than the decoder allows is refused, not recursed into.
+        let deep = vec![0x91u8; 5000];
+        let mut r = FrameReader::new(&deep[..]);
         assert!(matches!(r.next().await, Err(FrameError::Invalid(_))));
         let mut r = FrameReader::new(&[0x82u8, 0xa3][..]);
         assert!(matches!(r.next().await, Err(FrameError::Truncated)));
