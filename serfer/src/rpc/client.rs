@@ -123,6 +123,8 @@ impl Client {
                     "connect timed out",
                 ))
             })??;
+        // Requests are small and latency-bound: no Nagle delay (as Go's client).
+        let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
         let waiters: Arc<std::sync::Mutex<HashMap<u64, Waiter>>> = Arc::default();
         let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
