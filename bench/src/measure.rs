@@ -66,7 +66,14 @@ pub async fn run_all(args: &RunArgs) -> Result<Table, String> {
     }
     for (imp, n) in plan {
         eprintln!("== {imp}, N = {n}");
-        let results = run_one(imp, n, args).await?;
+        // A configuration that fails is reported as such; the others still run.
+        let results = match run_one(imp, n, args).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("   failed: {e}");
+                vec![("all N alive (convergence)", Value2::Na(e))]
+            }
+        };
         for (metric, v) in results {
             eprintln!("   {metric}: {v:?}");
             table
@@ -144,7 +151,7 @@ async fn run_one(
             break;
         }
         if Instant::now() > converge_by {
-            return Err(format!("{imp} N={n}: did not converge within 120 s"));
+            return Err("did not converge within 120 s".to_owned());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
