@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{init_monitor_logs, run_serf, serf_binary, DELIVERY};
-use serfer::testing::{wait_until, Recorder, TestCluster};
+use serfer::testing::{wait_for_status, wait_until, Recorder, TestCluster};
 use serfer::{Key, MemberStatus, Node, Query, State, UserEvent};
 
 type Seen = Recorder<(String, String)>;
@@ -188,52 +188,26 @@ async fn tags_join_force_leave_and_leave() {
     assert_eq!((code, out.trim()), (0, "Graceful leave complete"));
     let watcher = c.node(1).clone();
     let gone = loner.name().to_owned();
-    wait_until(
-        Duration::from_secs(30),
-        "the loner to be seen as left",
-        || {
-            let (watcher, gone) = (watcher.clone(), gone.clone());
-            async move {
-                watcher
-                    .members()
-                    .await
-                    .iter()
-                    .any(|m| m.name == gone && m.status == MemberStatus::Left)
-            }
-        },
-    )
-    .await
-    .unwrap();
+    wait_for_status(&watcher, &gone, MemberStatus::Left, Duration::from_secs(30))
+        .await
+        .unwrap();
 
     // A crashed node is failed until force-leave marks it left.
     c.node(2).shutdown().await.unwrap();
     let crashed = c.node(2).name().to_owned();
-    wait_until(Duration::from_secs(30), "the crash to be seen", || {
-        let (watcher, crashed) = (watcher.clone(), crashed.clone());
-        async move {
-            watcher
-                .members()
-                .await
-                .iter()
-                .any(|m| m.name == crashed && m.status == MemberStatus::Failed)
-        }
-    })
+    wait_for_status(
+        &watcher,
+        &crashed,
+        MemberStatus::Failed,
+        Duration::from_secs(30),
+    )
     .await
     .unwrap();
     let (code, out) = run_serf(&serf, &["force-leave", &rpc(c.node(1)), &crashed]).await;
     assert_eq!((code, out.trim()), (0, ""));
-    wait_until(DELIVERY, "the crashed node to be left", || {
-        let (watcher, crashed) = (watcher.clone(), crashed.clone());
-        async move {
-            watcher
-                .members()
-                .await
-                .iter()
-                .any(|m| m.name == crashed && m.status == MemberStatus::Left)
-        }
-    })
-    .await
-    .unwrap();
+    wait_for_status(&watcher, &crashed, MemberStatus::Left, DELIVERY)
+        .await
+        .unwrap();
     c.shutdown().await;
 }
 

@@ -46,24 +46,16 @@ pub(crate) async fn run(
         let Some(node) = node.upgrade() else { break };
         match event {
             Event::User(msg) => {
-                let incoming = Incoming::User {
+                let incoming = Arc::new(Incoming::User {
                     name: Arc::from(msg.name().as_str()),
                     ltime: u64::from(msg.ltime()),
                     coalesce: msg.cc(),
                     payload: engine::strip_trailer(msg.payload()),
-                };
-                if node.inner.tap.receiver_count() > 0 {
-                    let copy = Arc::new(Incoming::User {
-                        name: Arc::from(msg.name().as_str()),
-                        ltime: u64::from(msg.ltime()),
-                        coalesce: msg.cc(),
-                        payload: engine::strip_trailer(msg.payload()),
-                    });
-                    tap(&node, &copy, None);
-                }
+                });
+                tap(&node, &incoming, None);
                 match &coalescer {
                     Some(c) if msg.cc() => c.offer(incoming, node, router.clone()),
-                    _ => dispatch_user(&router, node, Arc::new(incoming)),
+                    _ => dispatch_user(&router, node, incoming),
                 }
             }
             Event::Member(ev) => {
@@ -160,9 +152,13 @@ fn invoke(route: &Route, node: &Node, incoming: Arc<Incoming>, query: Option<Que
 /// Serfer's own user-event coalescing (serf-rs's coalescer only flushes when a later
 /// event arrives, so it is left off). Coalescable events of one name that arrive
 /// within `period` of the first are delivered once, as the newest of them.
+/// A held event and its Lamport time.
+type Held = (u64, Arc<Incoming>);
+
 struct Coalescer {
     period: Duration,
-    pending: Mutex<HashMap<Arc<str>, Incoming>>,
+    /// Per name: the newest held event and its Lamport time.
+    pending: Mutex<HashMap<Arc<str>, Held>>,
 }
 
 impl Coalescer {
@@ -173,20 +169,20 @@ impl Coalescer {
         }
     }
 
-    fn offer(self: &Arc<Self>, incoming: Incoming, node: Node, router: Arc<Router>) {
-        let Incoming::User { name, ltime, .. } = &incoming else {
+    fn offer(self: &Arc<Self>, incoming: Arc<Incoming>, node: Node, router: Arc<Router>) {
+        let Incoming::User { name, ltime, .. } = &*incoming else {
             return;
         };
-        let name = name.clone();
+        let (name, ltime) = (name.clone(), *ltime);
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        match pending.get(&name) {
-            Some(Incoming::User { ltime: held, .. }) => {
-                if ltime > held {
-                    pending.insert(name, incoming);
+        match pending.get_mut(&name) {
+            Some(held) => {
+                if ltime > held.0 {
+                    *held = (ltime, incoming);
                 }
             }
-            _ => {
-                pending.insert(name.clone(), incoming);
+            None => {
+                pending.insert(name.clone(), (ltime, incoming));
                 let this = self.clone();
                 let weak = node.downgrade();
                 drop(node);
@@ -197,8 +193,8 @@ impl Coalescer {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .remove(&name);
-                    if let (Some(incoming), Some(node)) = (flushed, weak.upgrade()) {
-                        dispatch_user(&router, node, Arc::new(incoming));
+                    if let (Some((_, incoming)), Some(node)) = (flushed, weak.upgrade()) {
+                        dispatch_user(&router, node, incoming);
                     }
                 });
             }

@@ -106,6 +106,24 @@ impl TestCluster {
     }
 }
 
+/// Waits until `observer` sees the member `name` with `status`.
+pub async fn wait_for_status(
+    observer: &Node,
+    name: &str,
+    status: MemberStatus,
+    timeout: Duration,
+) -> Result<(), String> {
+    let what = format!("{} to see {name} {status}", observer.name());
+    wait_until(timeout, &what, || async {
+        observer
+            .members()
+            .await
+            .iter()
+            .any(|m| m.name == name && m.status == status)
+    })
+    .await
+}
+
 /// Polls `cond` every 20 ms until it holds or `timeout` passes; `Err` names what was awaited.
 pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut cond: F) -> Result<(), String>
 where

@@ -204,19 +204,19 @@ impl Connection {
 
     async fn request(
         &mut self,
-        header: &Value,
+        request: &Value,
         reader: &mut FrameReader<tokio::net::tcp::OwnedReadHalf>,
     ) -> Result<Next, RequestError> {
-        let h = Fields::of(header)?;
+        let h = Fields::of(request)?;
         let command = h.str("Command")?;
         let seq = h.uint("Seq")?;
 
         if !self.handshaken && command != "handshake" {
-            self.reply(vec![header_v(seq, "Handshake required")]).await;
+            self.reply(vec![header(seq, "Handshake required")]).await;
             return Ok(Next::Close);
         }
         if self.auth.is_some() && !self.authed && command != "auth" && command != "handshake" {
-            self.reply(vec![header_v(seq, "Authentication required")])
+            self.reply(vec![header(seq, "Authentication required")])
                 .await;
             return Ok(Next::Continue);
         }
@@ -232,7 +232,7 @@ impl Connection {
                     self.handshaken = true;
                     ""
                 };
-                self.reply(vec![header_v(seq, err)]).await;
+                self.reply(vec![header(seq, err)]).await;
             }
             "auth" => {
                 let body = Self::body(reader).await?;
@@ -244,7 +244,7 @@ impl Connection {
                 } else {
                     "Invalid authentication token"
                 };
-                self.reply(vec![header_v(seq, err)]).await;
+                self.reply(vec![header(seq, err)]).await;
             }
             "event" => {
                 let body = Self::body(reader).await?;
@@ -257,7 +257,7 @@ impl Connection {
                 } else {
                     self.node.event(&name, &payload).await
                 };
-                self.reply(vec![header_v(seq, &err_text(r.err()))]).await;
+                self.reply(vec![header(seq, &err_text(r.err()))]).await;
             }
             "force-leave" => {
                 let body = Self::body(reader).await?;
@@ -266,7 +266,7 @@ impl Connection {
                     .node
                     .force_leave(&f.str("Node")?, f.bool("Prune")?)
                     .await;
-                self.reply(vec![header_v(seq, &err_text(r.err()))]).await;
+                self.reply(vec![header(seq, &err_text(r.err()))]).await;
             }
             "join" => {
                 let body = Self::body(reader).await?;
@@ -278,14 +278,14 @@ impl Connection {
                     Err(e) => (0, e.to_string()),
                 };
                 self.reply(vec![
-                    header_v(seq, &err),
+                    header(seq, &err),
                     map([("Num", Value::from(num as u64))]),
                 ])
                 .await;
             }
             "members" => {
                 let members = self.node.members().await;
-                self.reply(vec![header_v(seq, ""), members_body(&members)])
+                self.reply(vec![header(seq, ""), members_body(&members)])
                     .await;
             }
             "members-filtered" => {
@@ -307,7 +307,7 @@ impl Connection {
                     .into_iter()
                     .filter(|m| filter.matches(m))
                     .collect();
-                self.reply(vec![header_v(seq, ""), members_body(&members)])
+                self.reply(vec![header(seq, ""), members_body(&members)])
                     .await;
             }
             "tags" => {
@@ -319,7 +319,7 @@ impl Connection {
                 }
                 tags.extend(f.str_map("Tags")?);
                 let r = self.node.set_tags(tags).await;
-                self.reply(vec![header_v(seq, &err_text(r.err()))]).await;
+                self.reply(vec![header(seq, &err_text(r.err()))]).await;
             }
             "stream" => {
                 let body = Self::body(reader).await?;
@@ -336,22 +336,22 @@ impl Connection {
                         ""
                     }
                 };
-                self.reply(vec![header_v(seq, err)]).await;
+                self.reply(vec![header(seq, err)]).await;
             }
             "monitor" => {
                 let body = Self::body(reader).await?;
                 let level_text = Fields::of(&body)?.str("LogLevel")?;
                 match (crate::logs::parse_level(&level_text), &self.monitor) {
                     (_, Some(_)) => {
-                        self.reply(vec![header_v(seq, "Monitor already exists")])
+                        self.reply(vec![header(seq, "Monitor already exists")])
                             .await
                     }
                     (None, None) => {
                         let msg = format!("Unknown log level: {}", level_text.to_ascii_uppercase());
-                        self.reply(vec![header_v(seq, &msg)]).await
+                        self.reply(vec![header(seq, &msg)]).await
                     }
                     (Some(level), None) => {
-                        self.reply(vec![header_v(seq, "")]).await;
+                        self.reply(vec![header(seq, "")]).await;
                         let task = self.start_monitor(seq, level);
                         self.monitor = Some((seq, task));
                     }
@@ -368,11 +368,11 @@ impl Connection {
                         task.abort();
                     }
                 }
-                self.reply(vec![header_v(seq, "")]).await;
+                self.reply(vec![header(seq, "")]).await;
             }
             "leave" => {
                 let r = self.node.leave().await;
-                self.reply(vec![header_v(seq, &err_text(r.err()))]).await;
+                self.reply(vec![header(seq, &err_text(r.err()))]).await;
                 return Ok(Next::Close);
             }
             "install-key" | "use-key" | "remove-key" | "list-keys" => {
@@ -383,7 +383,7 @@ impl Connection {
                     Some(Fields::of(&body)?.str("Key")?)
                 };
                 let (err, body) = self.key_command(&command, key).await;
-                self.reply(vec![header_v(seq, &err), body]).await;
+                self.reply(vec![header(seq, &err), body]).await;
             }
             "query" => {
                 let body = Self::body(reader).await?;
@@ -404,11 +404,11 @@ impl Connection {
                     }
                     _ => "No pending queries matching ID".to_owned(),
                 };
-                self.reply(vec![header_v(seq, &err)]).await;
+                self.reply(vec![header(seq, &err)]).await;
             }
             "stats" => {
                 let body = self.stats().await;
-                self.reply(vec![header_v(seq, ""), body]).await;
+                self.reply(vec![header(seq, ""), body]).await;
             }
             "get-coordinate" => {
                 let body = Self::body(reader).await?;
@@ -432,10 +432,10 @@ impl Connection {
                     ]),
                 };
                 let body = map([("Coord", coord), ("Ok", Value::Boolean(c.is_some()))]);
-                self.reply(vec![header_v(seq, ""), body]).await;
+                self.reply(vec![header(seq, ""), body]).await;
             }
             _ => {
-                self.reply(vec![header_v(seq, "Unsupported command")]).await;
+                self.reply(vec![header(seq, "Unsupported command")]).await;
                 return Ok(Next::Close);
             }
         }
@@ -515,7 +515,7 @@ impl Connection {
                     }
                     (Incoming::Query { .. }, None) => continue,
                 };
-                match out.try_send(Out::Frames(vec![header_v(seq, ""), record])) {
+                match out.try_send(Out::Frames(vec![header(seq, ""), record])) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         tracing::warn!("rpc: client is not reading; dropping event");
@@ -532,7 +532,7 @@ impl Connection {
         tokio::spawn(async move {
             let send = |text: String| {
                 out.try_send(Out::Frames(vec![
-                    header_v(seq, ""),
+                    header(seq, ""),
                     map([("Log", Value::from(text))]),
                 ]))
             };
@@ -573,7 +573,7 @@ impl Connection {
         }
         let payload = bytes::Bytes::from(f.bytes("Payload")?.unwrap_or_default());
         if name.starts_with("_serf_") {
-            self.reply(vec![header_v(
+            self.reply(vec![header(
                 seq,
                 "Queries cannot contain the '_serf_' prefix",
             )])
@@ -583,16 +583,16 @@ impl Connection {
         let mut responses = match self.node.query(&name, &payload, opts).await {
             Ok(r) => r,
             Err(e) => {
-                self.reply(vec![header_v(seq, &e.to_string())]).await;
+                self.reply(vec![header(seq, &e.to_string())]).await;
                 return Ok(());
             }
         };
-        self.reply(vec![header_v(seq, "")]).await;
+        self.reply(vec![header(seq, "")]).await;
         let out = self.out.clone();
         tokio::spawn(async move {
             let record = |ty: &str, from: &str, payload: Option<&[u8]>| {
                 vec![
-                    header_v(seq, ""),
+                    header(seq, ""),
                     map([
                         ("From", Value::from(from)),
                         ("Payload", codec::bin_or_nil(payload)),
@@ -697,10 +697,6 @@ impl Connection {
             (Value::from("event_handlers"), Value::Map(Vec::new())),
         ])
     }
-}
-
-fn header_v(seq: u64, error: &str) -> Value {
-    header(seq, error)
 }
 
 fn err_text(e: Option<Error>) -> String {
