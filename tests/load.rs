@@ -72,22 +72,92 @@ async fn a_thousand_events_at_a_sustained_rate_all_arrive() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_events_at_once_crash_nothing() {
+async fn a_thousand_events_back_to_back_crash_nothing() {
     init_logs();
     let seen = Seen::new();
     let cluster = TestCluster::start(5, |_, b| b.user_event("load", count).state(seen.clone()))
         .await
         .unwrap();
-    let delivered = flood(&cluster, &seen, 1000, 0, Duration::from_secs(20)).await;
-    // Serf drops events older than the event buffer (512 Lamport ticks) on arrival,
-    // so a flood larger than the buffer may lose some at receivers; the sender sees all.
+    let delivered = flood(&cluster, &seen, 1000, 0, Duration::from_secs(15)).await;
+    // A flood beyond what gossip carries loses some events at receivers (about 10% on
+    // this machine; see RELIABILITY.md). Before the sender's back-pressure, CI saw
+    // 439-548 of 1000: the oldest fell out of the receivers' 512-event window.
     eprintln!("1000 events back to back, delivered per node: {delivered:?}");
     assert_eq!(
         delivered[0], 1000,
         "the sender's own handlers see every event"
     );
-    assert!(delivered.iter().all(|&d| d >= 512), "{delivered:?}");
+    assert!(delivered.iter().all(|&d| d >= 500), "{delivered:?}");
     cluster.wait_converged(DELIVERY).await.unwrap();
+    cluster.shutdown().await;
+}
+
+/// The deepest the sender's gossip queue got while `total` events were sent back to back.
+async fn deepest_queue_in_a_flood(cluster: &TestCluster, total: u32) -> usize {
+    let node = cluster.node(0);
+    let mut deepest = 0;
+    for i in 0..total {
+        node.event("load", &i.to_string()).await.unwrap();
+        deepest = deepest.max(node.stats().await.event_queue);
+    }
+    deepest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_is_held_to_half_the_event_buffer() {
+    init_logs();
+    // Receivers drop events more than the buffer behind the newest; a sender that
+    // queues no more than half of it keeps every event in flight inside that window.
+    let cluster = TestCluster::start(3, |_, b| b.event_buffer_size(64))
+        .await
+        .unwrap();
+    let deepest = deepest_queue_in_a_flood(&cluster, 400).await;
+    assert!(deepest <= 32, "the gossip queue reached {deepest} events");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_node_is_not_held_back() {
+    init_logs();
+    // No peer drains the queue, so waiting would only stall; the events wait in the
+    // queue instead, as in Serf.
+    let cluster = TestCluster::start(1, |_, b| b.event_buffer_size(8))
+        .await
+        .unwrap();
+    let deepest = deepest_queue_in_a_flood(&cluster, 50).await;
+    assert!(deepest > 4, "the queue never passed the mark: {deepest}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_that_does_not_drain_in_time_refuses_the_event() {
+    init_logs();
+    // A buffer of 2 holds the sender back at one queued event, and gossip (every
+    // 100 ms here) cannot drain it within 1 ms: some send in five must give up.
+    let cluster = TestCluster::start(2, |_, b| {
+        b.event_buffer_size(2)
+            .event_queue_wait(Duration::from_millis(1))
+    })
+    .await
+    .unwrap();
+    let node = cluster.node(0);
+    let mut refused = None;
+    for i in 0..5u32 {
+        match node.event("load", &i.to_string()).await {
+            Ok(()) => {}
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    match refused {
+        Some(serfer::Error::Backlog { name, queued, .. }) => {
+            assert_eq!(name, "load");
+            assert!(queued >= 1);
+        }
+        other => panic!("expected a Backlog error, got {other:?}"),
+    }
     cluster.shutdown().await;
 }
 

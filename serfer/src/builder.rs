@@ -152,6 +152,20 @@ impl NodeBuilder {
         self
     }
 
+    /// How long [`Node::event`] may wait for this node's gossip queue to drain
+    /// (default 10 s; zero turns the wait off).
+    ///
+    /// Receivers drop user events that fall more than the event buffer behind the
+    /// newest they have seen, and gossip sends the newest first. So while half a
+    /// buffer of events still waits to be gossiped, a sender is held back rather than
+    /// letting a burst overrun the receivers. If the queue does not drain in time,
+    /// the send fails with [`Error::Backlog`](crate::Error::Backlog) and nothing is
+    /// queued. A node without live peers is never held back.
+    pub fn event_queue_wait(mut self, wait: Duration) -> Self {
+        self.cfg.event_queue_wait = wait;
+        self
+    }
+
     /// The default query timeout (default: Serf's, gossip interval × 16 × log10(N+1)).
     pub fn query_timeout(mut self, timeout: Duration) -> Self {
         self.cfg.query_timeout = Some(timeout);
@@ -343,6 +357,7 @@ impl NodeBuilder {
                 query_timeout: cfg.query_timeout,
                 lifecycle,
                 query_lock: Mutex::new(()),
+                pacer: crate::pacing::Pacer::new(cfg.event_buffer_size, cfg.event_queue_wait),
                 states: self.states,
                 tap: tokio::sync::broadcast::channel(512).0,
                 rpc: std::sync::Mutex::new(None),

@@ -1,6 +1,7 @@
 //! The one error type of Serfer.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Everything that can go wrong in Serfer.
 ///
@@ -45,6 +46,18 @@ pub enum Error {
         size: usize,
         /// The limit in bytes.
         limit: usize,
+    },
+
+    /// A user event was not sent: this node's gossip queue stayed full for the whole
+    /// [`NodeBuilder::event_queue_wait`](crate::NodeBuilder::event_queue_wait).
+    #[error("user event `{name}` was not sent: {queued} events still waited to be gossiped after {waited:?}; peers are taking them too slowly (send more slowly, or raise NodeBuilder::event_queue_wait)")]
+    Backlog {
+        /// The event name.
+        name: String,
+        /// Events in this node's gossip queue when it gave up.
+        queued: usize,
+        /// How long it waited.
+        waited: Duration,
     },
 
     /// The name is reserved for Serf's internal use.

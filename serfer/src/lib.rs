@@ -51,6 +51,7 @@ mod keys;
 pub mod logs;
 mod member;
 mod node;
+mod pacing;
 pub mod payload;
 mod query;
 mod registry;

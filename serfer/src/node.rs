@@ -37,6 +37,7 @@ pub(crate) struct NodeInner {
     /// started at once share an id and one never finishes. Serfer starts queries one
     /// at a time; the engine's local handling of each advances the clock.
     pub(crate) query_lock: Mutex<()>,
+    pub(crate) pacer: crate::pacing::Pacer,
     pub(crate) states: StateMap,
     /// Every event this node receives, for RPC streams (lagging receivers lose the oldest).
     pub(crate) tap: tokio::sync::broadcast::Sender<crate::dispatch::Tapped>,
@@ -263,6 +264,17 @@ impl Node {
                 limit: self.inner.max_event_size,
             });
         }
+        let _admitted = self
+            .inner
+            .pacer
+            .admit(&self.inner.serf)
+            .await
+            .map_err(|b| Error::Backlog {
+                name: name.to_owned(),
+                queued: b.queued,
+                waited: b.waited,
+            })?;
+        self.ensure_running()?;
         self.inner
             .serf
             .user_event(name, engine::add_trailer(&bytes), coalesce)
