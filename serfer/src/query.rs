@@ -116,6 +116,7 @@ pub struct QueryResponses {
     responded: HashSet<String>,
     deadline: Instant,
     done: bool,
+    finish_early: bool,
 }
 
 impl QueryResponses {
@@ -135,6 +136,7 @@ impl QueryResponses {
             responded: HashSet::new(),
             deadline: Instant::now() + timeout,
             done: false,
+            finish_early: true,
         }
     }
 
@@ -143,8 +145,17 @@ impl QueryResponses {
         self.deadline
     }
 
+    /// Listens until the deadline even when everyone has answered, as Serf's agent does
+    /// for RPC clients: HashiCorp's `serf query` stops at the first channel that closes,
+    /// so an early `done` record raced with its still-buffered acks and lost some.
+    pub(crate) fn until_deadline(mut self) -> Self {
+        self.finish_early = false;
+        self
+    }
+
     fn everyone_answered(&self) -> bool {
-        !self.expected.is_empty()
+        self.finish_early
+            && !self.expected.is_empty()
             && self.expected.iter().all(|n| self.responded.contains(n))
             && (!self.want_acks || self.expected.iter().all(|n| self.acks.contains(n)))
     }

@@ -581,7 +581,7 @@ impl Connection {
             return Ok(());
         }
         let mut responses = match self.node.query(&name, &payload, opts).await {
-            Ok(r) => r,
+            Ok(r) => r.until_deadline(),
             Err(e) => {
                 self.reply(vec![header(seq, &e.to_string())]).await;
                 return Ok(());
