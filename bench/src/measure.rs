@@ -262,6 +262,7 @@ async fn run_one(
         let q = QueryRequest {
             name: "bench".into(),
             payload: format!("{k}:").into_bytes(),
+            finish_early: true,
             ..QueryRequest::default()
         };
         let t = Instant::now();

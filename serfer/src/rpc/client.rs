@@ -110,6 +110,11 @@ pub struct QueryRequest {
     pub relay_factor: u8,
     /// Timeout (zero: the agent's default).
     pub timeout: Duration,
+    /// Ask a Serfer agent to end the stream as soon as every node the query was
+    /// expected to reach has answered (and acked, when acks were asked for). A Serfer
+    /// extension: HashiCorp's agent ignores it and streams until the timeout, which
+    /// is also Serfer's default, because `serf query` can lose acks to an early end.
+    pub finish_early: bool,
 }
 
 impl Client {
@@ -248,6 +253,7 @@ impl Client {
                 },
             ),
             ("FilterTags", codec::str_map(&q.tags)),
+            ("FinishEarly", Value::Boolean(q.finish_early)),
             ("Name", Value::from(q.name.as_str())),
             ("Payload", codec::bin_or_nil(Some(&q.payload))),
             ("RelayFactor", Value::from(q.relay_factor)),

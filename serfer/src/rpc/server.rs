@@ -572,6 +572,8 @@ impl Connection {
             opts = opts.timeout(Duration::from_nanos(timeout as u64));
         }
         let payload = bytes::Bytes::from(f.bytes("Payload")?.unwrap_or_default());
+        // Serfer's own clients may ask for the stream to end once everyone answered.
+        let finish_early = f.bool("FinishEarly")?;
         if name.starts_with("_serf_") {
             self.reply(vec![header(
                 seq,
@@ -581,6 +583,7 @@ impl Connection {
             return Ok(());
         }
         let mut responses = match self.node.query(&name, &payload, opts).await {
+            Ok(r) if finish_early => r,
             Ok(r) => r.until_deadline(),
             Err(e) => {
                 self.reply(vec![header(seq, &e.to_string())]).await;
