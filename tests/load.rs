@@ -161,55 +161,107 @@ async fn a_queue_that_does_not_drain_in_time_refuses_the_event() {
     cluster.shutdown().await;
 }
 
-async fn panics(_ev: UserEvent<()>) {
+async fn panics(_ev: UserEvent<String>) {
     panic!("always");
 }
 
-async fn hangs(_ev: UserEvent<()>) {
+/// Keeps the thousands of deliberate panics out of the test log (Serfer still logs
+/// each one); any other panic goes to the default hook. With `RUST_BACKTRACE=1` the
+/// default hook symbolises a backtrace per panic, which alone made good events 10x
+/// slower here: see RELIABILITY.md.
+fn quiet_deliberate_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<&str>() != Some(&"always") {
+                default(info);
+            }
+        }));
+    });
+}
+
+async fn hangs(_ev: UserEvent<String>) {
     std::future::pending::<()>().await
 }
 
-async fn fails(_ev: UserEvent<()>) -> Result<(), String> {
+async fn fails(_ev: UserEvent<String>) -> Result<(), String> {
     Err("always fails".into())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn faulty_handlers_leave_the_others_alone() {
-    init_logs();
-    let seen = Seen::new();
+/// Send-to-handler latency of good events; payloads carry micros since `epoch`.
+#[derive(Clone)]
+struct Timing {
+    epoch: Instant,
+    latencies: Recorder<u64>,
+}
+
+async fn timed(ev: UserEvent<String>, State(t): State<Timing>) {
+    if let Ok(sent) = ev.payload().parse::<u64>() {
+        let now = t.epoch.elapsed().as_micros() as u64;
+        t.latencies.record(now.saturating_sub(sent));
+    }
+}
+
+/// 300 events at 100/s into 3 LAN nodes; every node runs `timed` on each, plus ten
+/// faulty handlers when `faulty` (1,000 faults a second on every node). Returns the
+/// sorted latencies of the good handler, after checking that none was lost.
+async fn good_latencies(faulty: bool) -> Vec<u64> {
+    let timing = Timing {
+        epoch: Instant::now(),
+        latencies: Recorder::new(),
+    };
     let cluster = TestCluster::start(3, |_, b| {
-        b.profile(Profile::Lan)
-            .user_event("panic", panics)
-            .user_event("hang", hangs)
-            .user_event("fail", fails)
-            .user_event("load", count)
-            .state(seen.clone())
+        let mut b = b
+            .profile(Profile::Lan)
+            .user_event("load", timed)
+            .state(timing.clone());
+        if faulty {
+            for _ in 0..4 {
+                b = b.user_event("load", panics);
+            }
+            for _ in 0..3 {
+                b = b.user_event("load", hangs).user_event("load", fails);
+            }
+        }
+        b
     })
     .await
     .unwrap();
-    // Faults at 100/s for 6 s on every node, interleaved with real work.
     let n0 = cluster.node(0);
     let start = Instant::now();
-    let mut sent = 0u32;
-    for i in 0..600u32 {
-        let due = start + Duration::from_millis(10 * u64::from(i));
-        tokio::time::sleep_until(due.into()).await;
-        let name = ["panic", "hang", "fail"][i as usize % 3];
-        // The node refuses nothing here; a fault in one handler never reaches the sender.
-        n0.event(name, &()).await.unwrap();
-        if i % 20 == 0 {
-            n0.event("load", &sent.to_string()).await.unwrap();
-            sent += 1;
-        }
+    for i in 0..300u64 {
+        tokio::time::sleep_until((start + Duration::from_millis(10 * i)).into()).await;
+        let sent = timing.epoch.elapsed().as_micros() as u64;
+        n0.event("load", &sent.to_string()).await.unwrap();
     }
-    let got = seen.take(sent as usize * 3, Duration::from_secs(60)).await;
+    let mut got = timing.latencies.take(900, Duration::from_secs(60)).await;
     assert_eq!(
         got.len(),
-        sent as usize * 3,
-        "good events lost among faulty ones"
+        900,
+        "good events lost (faulty handlers: {faulty})"
     );
     cluster.wait_converged(DELIVERY).await.unwrap();
     tokio::time::timeout(Duration::from_secs(15), cluster.shutdown())
         .await
         .expect("shutdown is not held up by hanging handlers");
+    got.sort_unstable();
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faulty_handlers_leave_the_others_alone() {
+    init_logs();
+    quiet_deliberate_panics();
+    let pct = |v: &[u64], p: f64| v[((v.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
+    let clean = good_latencies(false).await;
+    let faulty = good_latencies(true).await;
+    // Reported, not asserted: timing belongs in benchmarks (RELIABILITY.md has runs).
+    eprintln!(
+        "good-handler latency, ms: without faults p50 {:.1} p99 {:.1}; with 1000 faults/s per node p50 {:.1} p99 {:.1}",
+        pct(&clean, 0.5),
+        pct(&clean, 0.99),
+        pct(&faulty, 0.5),
+        pct(&faulty, 0.99)
+    );
 }
