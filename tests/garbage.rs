@@ -6,27 +6,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{init_logs, DELIVERY};
+use common::{init_logs, rss_kib, DELIVERY};
 use serfer::testing::{Recorder, TestCluster};
 use serfer::{Node, State, UserEvent};
 use tokio::io::AsyncWriteExt;
 
 async fn on_event(ev: UserEvent<String>, node: Node, State(seen): State<Recorder<String>>) {
     seen.record(format!("{}:{}", node.name(), ev.payload()));
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

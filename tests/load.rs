@@ -6,11 +6,15 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{init_logs, DELIVERY};
+use common::{init_logs, rss_kib, DELIVERY};
 use serfer::testing::{Recorder, TestCluster};
 use serfer::{Node, Profile, State, UserEvent};
 
 type Seen = Recorder<(String, u32)>;
+
+/// The tests here measure what a cluster delivers under load; run side by side they
+/// would load each other and measure that instead.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn count(ev: UserEvent<String>, node: Node, State(seen): State<Seen>) {
     if let Ok(i) = ev.payload().parse() {
@@ -51,6 +55,7 @@ async fn flood(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_events_at_a_sustained_rate_all_arrive() {
     init_logs();
+    let _serial = ONE_AT_A_TIME.lock().await;
     let seen = Seen::new();
     // LAN timing (retransmit multiplier 4), as deployed; the test harness's Local
     // profile retransmits each event only twice.
@@ -74,11 +79,18 @@ async fn a_thousand_events_at_a_sustained_rate_all_arrive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_events_back_to_back_crash_nothing() {
     init_logs();
+    let _serial = ONE_AT_A_TIME.lock().await;
     let seen = Seen::new();
     let cluster = TestCluster::start(5, |_, b| b.user_event("load", count).state(seen.clone()))
         .await
         .unwrap();
+    let rss_before = rss_kib();
     let delivered = flood(&cluster, &seen, 1000, 0, Duration::from_secs(15)).await;
+    let grown_mib = rss_kib().saturating_sub(rss_before) / 1024;
+    eprintln!("test process RSS grew {grown_mib} MiB over the flood");
+    // Other tests run in this process too: a loose bound that still catches a leak
+    // per event (1,000 events x 5 nodes).
+    assert!(grown_mib < 128, "RSS grew {grown_mib} MiB");
     // A flood beyond what gossip carries loses some events at receivers (about 10% on
     // this machine; see RELIABILITY.md). Before the sender's back-pressure, CI saw
     // 439-548 of 1000: the oldest fell out of the receivers' 512-event window.
@@ -106,6 +118,7 @@ async fn deepest_queue_in_a_flood(cluster: &TestCluster, total: u32) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_is_held_to_half_the_event_buffer() {
     init_logs();
+    let _serial = ONE_AT_A_TIME.lock().await;
     // Receivers drop events more than the buffer behind the newest; a sender that
     // queues no more than half of it keeps every event in flight inside that window.
     let cluster = TestCluster::start(3, |_, b| b.event_buffer_size(64))
@@ -119,6 +132,7 @@ async fn a_flood_is_held_to_half_the_event_buffer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lone_node_is_not_held_back() {
     init_logs();
+    let _serial = ONE_AT_A_TIME.lock().await;
     // No peer drains the queue, so waiting would only stall; the events wait in the
     // queue instead, as in Serf.
     let cluster = TestCluster::start(1, |_, b| b.event_buffer_size(8))
@@ -132,6 +146,7 @@ async fn a_lone_node_is_not_held_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_that_does_not_drain_in_time_refuses_the_event() {
     init_logs();
+    let _serial = ONE_AT_A_TIME.lock().await;
     // A buffer of 2 holds the sender back at one queued event, and gossip (every
     // 100 ms here) cannot drain it within 1 ms: some send in five must give up.
     let cluster = TestCluster::start(2, |_, b| {
@@ -252,6 +267,7 @@ async fn good_latencies(faulty: bool) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faulty_handlers_leave_the_others_alone() {
     init_logs();
+    let _serial = ONE_AT_A_TIME.lock().await;
     quiet_deliberate_panics();
     let pct = |v: &[u64], p: f64| v[((v.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
     let clean = good_latencies(false).await;

@@ -140,6 +140,16 @@ struct Probe {
 
 impl Probe {
     fn start(net: &Net, i: usize, extra: &[String]) -> Probe {
+        let mut p = Probe::spawn(net, i, extra);
+        let ready = format!("READY {}", p.name);
+        wait(&mut [&mut p], Duration::from_secs(30), "start", |p| {
+            p[0].has(&ready)
+        });
+        p
+    }
+
+    /// Starts the process without waiting for it to come up.
+    fn spawn(net: &Net, i: usize, extra: &[String]) -> Probe {
         let name = format!("n{i}");
         let bind = format!("{}:{PORT}", Net::addr(i));
         let mut args: Vec<String> = vec![
@@ -175,18 +185,26 @@ impl Probe {
                 }
             }
         });
-        let mut p = Probe {
+        Probe {
             name,
             child,
             stdin,
             lines,
             seen: Vec::new(),
-        };
-        let ready = format!("READY {}", p.name);
-        wait(&mut [&mut p], Duration::from_secs(30), "start", |p| {
-            p[0].has(&ready)
-        });
-        p
+        }
+    }
+
+    /// The exit code, once the process has exited (bounded).
+    fn exit_code(&mut self, bound: Duration) -> Option<i32> {
+        let deadline = Instant::now() + bound;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.pump();
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{} still running after {bound:?}", self.name)
     }
 
     fn pump(&mut self) {
@@ -550,7 +568,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 #[test]
 fn encrypted_gossip_shows_no_plaintext_on_the_wire() {
     let test = "capture";
-    let Some(net) = Net::new(test, 3, 3) else {
+    let Some(net) = Net::new(test, 5, 5) else {
         return;
     };
     let key = serfer::Key::generate().to_string();
@@ -579,6 +597,19 @@ fn encrypted_gossip_shows_no_plaintext_on_the_wire() {
             !encrypted,
             "encrypted={encrypted}"
         );
+        if encrypted {
+            // A node with another key, and one with none, are refused at the door.
+            let wrong = serfer::Key::generate().to_string();
+            for (i, args) in [(3, vec!["--encrypt".to_owned(), wrong]), (4, Vec::new())] {
+                let mut intruder = Probe::spawn(&net, i, &[join_flag(0), args].concat());
+                assert_eq!(intruder.exit_code(Duration::from_secs(60)), Some(1));
+                assert!(
+                    !intruder.seen.iter().any(|l| l.starts_with("EVENT")),
+                    "{:?}",
+                    intruder.seen
+                );
+            }
+        }
         drop(probes);
     }
 }

@@ -56,3 +56,18 @@ pub fn init_monitor_logs() {
         .with(serfer::logs::layer())
         .try_init();
 }
+
+/// This process's resident memory, KiB (0 where /proc is missing).
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
