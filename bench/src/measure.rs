@@ -336,11 +336,7 @@ async fn run_one(
         let probe = format!("{}:", u64::MAX - 1);
         let mut p = probe.into_bytes();
         p.resize(largest, b'x');
-        if sender
-            .event("bench", Some(&p), false)
-            .await
-            .is_ok()
-        {
+        if sender.event("bench", Some(&p), false).await.is_ok() {
             break;
         }
         largest -= 4;
