@@ -356,7 +356,7 @@ fn a_killed_node_restarts_from_its_snapshot_and_gets_what_it_missed_once() {
     let mut all: Vec<&mut Probe> = probes.iter_mut().collect();
     wait(
         &mut all,
-        Duration::from_secs(60),
+        Duration::from_secs(120),
         "n4 back and caught up",
         |ps| {
             ps[..4].iter().all(|p| p.count("MEMBER Join n4") >= 2)

@@ -71,9 +71,6 @@ pub(crate) fn strip_trailer(payload: &bytes::Bytes) -> bytes::Bytes {
 
 /// Builds fresh serf-rs options for one node.
 ///
-/// How long memberlist keeps a dead member (see [`options`]).
-const DEAD_MEMBER_KEPT: Duration = Duration::from_secs(24 * 3600);
-
 /// Always a new `Options` value: serf-rs clones share one tag cell, so two nodes
 /// built from clones of one value would publish each other's tags.
 pub(crate) fn options(cfg: &Config) -> Result<EngineOptions, Error> {
@@ -86,14 +83,6 @@ pub(crate) fn options(cfg: &Config) -> Result<EngineOptions, Error> {
         Profile::Wan => serf::MemberlistOptions::wan(),
         Profile::Local => serf::MemberlistOptions::local(),
     };
-    // memberlist-core 0.8.5 indexes members through a map that its dead-node sweep
-    // (after gossip-to-the-dead time) leaves stale: later lookups index past the end
-    // and panic inside its suspicion and probe tasks, after which a crashed node is
-    // never marked failed (seen in `tests/membership.rs` on CI: "index out of bounds:
-    // the len is 2 but the index is 2"). Keeping dead members for a day, as long as
-    // Serf keeps trying to reconnect them, means the sweep never runs in practice.
-    // The cost: dead members stay among gossip targets for that day.
-    let ml = ml.with_gossip_to_the_dead_time(DEAD_MEMBER_KEPT);
     let ml = if let Some((primary, _)) = cfg.keys.split_first() {
         // serf-rs needs all four settings: with a primary key alone it leaves
         // encryption off, and without verify-incoming it accepts plaintext peers.
