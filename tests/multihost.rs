@@ -505,7 +505,7 @@ fn a_node_down_during_a_key_rotation_stays_out_until_given_the_new_key() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Everything host 0 sends or receives while `during` runs, as tcpdump's pcap bytes.
+/// Everything crossing the left bridge while `during` runs, as tcpdump's pcap bytes.
 fn capture(net: &Net, during: impl FnOnce()) -> Vec<u8> {
     let mut dump = Command::new("ip")
         .args([
@@ -524,19 +524,16 @@ fn capture(net: &Net, during: impl FnOnce()) -> Vec<u8> {
         .spawn()
         .expect("tcpdump (apt-get install tcpdump) runs");
     let mut out = dump.stdout.take().unwrap();
-    let read = std::sync::Arc::new(AtomicUsize::new(0));
-    let progress = read.clone();
+    let bytes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = bytes.clone();
     let reader = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
         let mut buf = [0u8; 8192];
         while let Ok(n) = std::io::Read::read(&mut out, &mut buf) {
             if n == 0 {
                 break;
             }
-            bytes.extend_from_slice(&buf[..n]);
-            progress.store(bytes.len(), Ordering::Relaxed);
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
         }
-        bytes
     });
     // tcpdump says "listening on" on stderr once it captures.
     let mut err = BufReader::new(dump.stderr.take().unwrap());
@@ -545,20 +542,25 @@ fn capture(net: &Net, during: impl FnOnce()) -> Vec<u8> {
     assert!(line.contains("listening"), "tcpdump: {line}");
     during();
     // Packets the kernel filter already took are lost if tcpdump stops before writing
-    // them, and nothing marks that it has: give it half a second and some bytes past
-    // the file header (bounded).
-    let ended = Instant::now();
-    let deadline = ended + Duration::from_secs(5);
-    while (read.load(Ordering::Relaxed) < 1000 || ended.elapsed() < Duration::from_millis(500))
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(20));
+    // them. It writes in order, so once a marker datagram sent after `during` shows
+    // up in its output, everything before it is there too.
+    let marker = format!("capture-marker-{}", std::process::id());
+    let send_marker = format!("printf {marker} > /dev/udp/{}/9", Net::addr(1));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !contains(&bytes.lock().unwrap(), marker.as_bytes()) {
+        assert!(Instant::now() < deadline, "tcpdump never wrote the marker");
+        let _ = Command::new("ip")
+            .args(["netns", "exec", &net.host(0), "bash", "-c", &send_marker])
+            .status();
+        std::thread::sleep(Duration::from_millis(50));
     }
     let _ = Command::new("kill")
         .args(["-INT", &dump.id().to_string()])
         .status();
     let _ = dump.wait();
-    reader.join().unwrap()
+    reader.join().unwrap();
+    let captured = std::mem::take(&mut *bytes.lock().unwrap());
+    captured
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
