@@ -1,6 +1,7 @@
 //! Starting and stopping node processes of either implementation.
 
 use std::net::{TcpListener, UdpSocket};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -52,7 +53,14 @@ pub fn free_port() -> u16 {
     panic!("no free port on 127.0.0.1 after 100 tries");
 }
 
-pub fn spawn(imp: Impl, serf: &str, name: &str, join: Option<&str>) -> std::io::Result<Proc> {
+/// Starts a node; its stdout and stderr go to `log` (kept, so its warnings can be counted).
+pub fn spawn(
+    imp: Impl,
+    serf: &str,
+    name: &str,
+    join: Option<&str>,
+    log: &Path,
+) -> std::io::Result<Proc> {
     let gossip = format!("127.0.0.1:{}", free_port());
     let rpc = format!("127.0.0.1:{}", free_port());
     let mut cmd = match imp {
@@ -94,10 +102,12 @@ pub fn spawn(imp: Impl, serf: &str, name: &str, join: Option<&str>) -> std::io::
             c
         }
     };
+    let out = std::fs::File::create(log)?;
+    let err = out.try_clone()?;
     let child = cmd
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(out)
+        .stderr(err)
         .kill_on_drop(true)
         .spawn()?;
     let pid = child.id().unwrap_or(0);
@@ -145,3 +155,11 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
 
 /// Clock ticks per second (sysconf(_SC_CLK_TCK); 100 on Linux).
 pub const TICKS_PER_SEC: f64 = 100.0;
+
+/// How many lines of the log files contain `needle`.
+pub fn count_lines(logs: &[std::path::PathBuf], needle: &str) -> usize {
+    logs.iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|text| text.lines().filter(|l| l.contains(needle)).count())
+        .sum()
+}

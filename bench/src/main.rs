@@ -43,10 +43,10 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', default_value = "60")]
     pub serfer_only: Vec<usize>,
     /// User events timed one at a time.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 60)]
     pub events: usize,
     /// Queries timed one at a time.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 60)]
     pub queries: usize,
     /// kill -9 repetitions (the median is reported).
     #[arg(long, default_value_t = 3)]
@@ -57,6 +57,9 @@ pub struct RunArgs {
     /// Events in the burst.
     #[arg(long, default_value_t = 100)]
     pub burst: usize,
+    /// How many bursts (the median and the slowest are reported).
+    #[arg(long, default_value_t = 3)]
+    pub bursts: usize,
     /// Skip HashiCorp's agent (when `serf` is not installed).
     #[arg(long)]
     pub no_go: bool,

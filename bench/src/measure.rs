@@ -16,10 +16,15 @@ use crate::RunArgs;
 pub enum Value2 {
     /// Milliseconds.
     Ms(f64),
+    /// Milliseconds: quantile `q` of `samples` (kept so the report can say how sure the
+    /// ratio to Go is).
+    Quantile { ms: f64, q: f64, samples: Vec<f64> },
     /// Kibibytes.
     Kib(f64),
     /// Percent of one core.
     Pct(f64),
+    /// A count.
+    Count(usize),
     /// Not measured, and why.
     Na(String),
 }
@@ -28,10 +33,12 @@ pub enum Value2 {
 pub type Table = BTreeMap<(usize, &'static str, usize), BTreeMap<Impl, Value2>>;
 
 /// The metrics, in table order.
-pub const METRICS: [&str; 14] = [
+pub const METRICS: [&str; 19] = [
     "all N alive (convergence)",
     "event to last node, p50",
     "event to last node, p90",
+    "query to last node, p50",
+    "query to last node, p90",
     "query, all N answers, p50",
     "query, all N answers, p90",
     "query call returns, p50",
@@ -39,10 +46,13 @@ pub const METRICS: [&str; 14] = [
     "graceful leave seen by all",
     "idle RSS per node",
     "idle CPU per node",
-    "burst of events delivered everywhere",
+    "burst of events delivered everywhere (median)",
+    "burst of events delivered everywhere (slowest)",
     "burst: time to hand all to the node",
+    "400-byte event to last node",
     "largest allowed event to last node",
     "1 KB event to last node",
+    "log lines \"handler queue full\" (all nodes)",
 ];
 
 fn idx(metric: &str) -> usize {
@@ -93,6 +103,16 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
+/// Quantile `q` of the samples, keeping them (sorted) for the report.
+fn quantile(mut samples: Vec<f64>, q: f64) -> Value2 {
+    samples.sort_by(f64::total_cmp);
+    Value2::Quantile {
+        ms: pct(&samples, q),
+        q,
+        samples,
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -112,17 +132,26 @@ async fn run_one(
 ) -> Result<Vec<(&'static str, Value2)>, String> {
     let mut out = Vec::new();
     let tag = format!("{:x}", std::process::id());
+    let log_dir = std::env::temp_dir().join(format!("serfer-bench-{tag}"));
+    std::fs::create_dir_all(&log_dir).map_err(|e| format!("{}: {e}", log_dir.display()))?;
+    let short = match imp {
+        Impl::Serfer => "serfer",
+        Impl::Go => "go",
+    };
+    let logs: Vec<_> = (0..n)
+        .map(|i| log_dir.join(format!("{short}-n{n}-{i}.log")))
+        .collect();
     let started = Instant::now();
     let mut procs = Vec::with_capacity(n);
-    let first =
-        cluster::spawn(imp, &args.serf, &format!("b{tag}-0"), None).map_err(|e| e.to_string())?;
+    let first = cluster::spawn(imp, &args.serf, &format!("b{tag}-0"), None, &logs[0])
+        .map_err(|e| e.to_string())?;
     let seed = first.gossip.clone();
     procs.push(first);
     // The seed must listen before the others try to join it.
     let _ = cluster::connect(&procs[0].rpc, Duration::from_secs(20)).await?;
-    for i in 1..n {
+    for (i, log) in logs.iter().enumerate().skip(1) {
         procs.push(
-            cluster::spawn(imp, &args.serf, &format!("b{tag}-{i}"), Some(&seed))
+            cluster::spawn(imp, &args.serf, &format!("b{tag}-{i}"), Some(&seed), log)
                 .map_err(|e| e.to_string())?,
         );
     }
@@ -162,6 +191,9 @@ async fn run_one(
 
     // Every node: a stream of `bench` events into one channel, and `bench` queries answered at once.
     let (tx, mut receipts) = mpsc::unbounded_channel::<Receipt>();
+    // When each node's stream delivered each query: separates how fast a query spreads
+    // from how fast the answers travel back.
+    let (qtx, mut query_receipts) = mpsc::unbounded_channel::<Receipt>();
     for (i, node) in nodes.iter().enumerate() {
         let (_, mut records) = node
             .client
@@ -169,6 +201,7 @@ async fn run_one(
             .await
             .map_err(|e| e.to_string())?;
         let tx = tx.clone();
+        let qtx = qtx.clone();
         let client = node.client.clone();
         tokio::spawn(async move {
             while let Some(r) = records.recv().await {
@@ -190,6 +223,7 @@ async fn run_one(
                         let _ = tx.send((i, id, at));
                     }
                     "query" => {
+                        let _ = qtx.send((i, id, at));
                         let qid = f.uint("ID").unwrap_or(0);
                         let _ = client.respond(qid, b"ok").await;
                     }
@@ -199,6 +233,7 @@ async fn run_one(
         });
     }
     drop(tx);
+    drop(qtx);
 
     let sender = nodes[0].client.clone();
     let send_and_wait = |id: u64, size: usize| {
@@ -243,21 +278,21 @@ async fn run_one(
             lat.push(ms(d));
         }
     }
-    lat.sort_by(f64::total_cmp);
     let missing = args.events - lat.len();
-    let note = |v: f64| {
+    let note = |q: f64| {
         if missing == 0 {
-            Value2::Ms(v)
+            quantile(lat.clone(), q)
         } else {
             Value2::Na(format!("{missing} events not delivered"))
         }
     };
-    out.push(("event to last node, p50", note(pct(&lat, 0.5))));
-    out.push(("event to last node, p90", note(pct(&lat, 0.9))));
+    out.push(("event to last node, p50", note(0.5)));
+    out.push(("event to last node, p90", note(0.9)));
 
     // Queries: time to all N answers, and when the call itself returns (`done`).
     let mut answers = Vec::new();
     let mut returns = Vec::new();
+    let mut spreads = Vec::new();
     for k in 0..args.queries {
         let q = QueryRequest {
             name: "bench".into(),
@@ -281,53 +316,83 @@ async fn run_one(
             answers.push(ms(a));
         }
         returns.push(ms(t.elapsed()));
-    }
-    answers.sort_by(f64::total_cmp);
-    returns.sort_by(f64::total_cmp);
-    out.push(("query, all N answers, p50", Value2::Ms(pct(&answers, 0.5))));
-    out.push(("query, all N answers, p90", Value2::Ms(pct(&answers, 0.9))));
-    out.push(("query call returns, p50", Value2::Ms(pct(&returns, 0.5))));
-
-    // Burst: back to back, then until every node has every event.
-    let base = 1_000_000u64;
-    let t = Instant::now();
-    for k in 0..args.burst as u64 {
-        sender
-            .event("bench", Some(format!("{}:", base + k).as_bytes()), false)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    let handed = t.elapsed();
-    let want = args.burst * n;
-    let mut seen = 0usize;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut last = t;
-    while seen < want {
-        match futures_block(
-            &mut receipts,
-            deadline.saturating_duration_since(Instant::now()),
-        ) {
-            Some((_, id, at)) if id >= base => {
-                seen += 1;
-                last = last.max(at);
+        // Every node that answered had the query delivered first, so these are queued.
+        if all_at.is_some() {
+            if let Some(d) = wait_receipts(k as u64, n, t, &mut query_receipts) {
+                spreads.push(ms(d));
             }
-            Some(_) => {}
-            None => break,
         }
     }
-    out.push((
-        "burst of events delivered everywhere",
-        if seen == want {
-            Value2::Ms(ms(last - t))
-        } else {
-            Value2::Na(format!("{seen}/{want} delivered in 120 s"))
-        },
-    ));
+    out.push(("query to last node, p50", quantile(spreads.clone(), 0.5)));
+    out.push(("query to last node, p90", quantile(spreads, 0.9)));
+    out.push(("query, all N answers, p50", quantile(answers.clone(), 0.5)));
+    out.push(("query, all N answers, p90", quantile(answers, 0.9)));
+    out.push(("query call returns, p50", quantile(returns, 0.5)));
 
-    out.push((
-        "burst: time to hand all to the node",
-        Value2::Ms(ms(handed)),
-    ));
+    // Bursts: back to back, then until every node has every event. Repeated, because a
+    // gossip miss that only push/pull repairs is a matter of chance.
+    let mut bursts = Vec::new();
+    let mut handed = Vec::new();
+    let mut failed = None;
+    for r in 0..args.bursts as u64 {
+        let base = 1_000_000 * (r + 1);
+        let range = base..base + args.burst as u64;
+        let t = Instant::now();
+        for k in range.clone() {
+            sender
+                .event("bench", Some(format!("{k}:").as_bytes()), false)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        handed.push(ms(t.elapsed()));
+        let want = args.burst * n;
+        let mut seen = 0usize;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut last = t;
+        while seen < want {
+            match futures_block(
+                &mut receipts,
+                deadline.saturating_duration_since(Instant::now()),
+            ) {
+                Some((_, id, at)) if range.contains(&id) => {
+                    seen += 1;
+                    last = last.max(at);
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        if seen == want {
+            bursts.push(ms(last - t));
+        } else {
+            failed = Some(format!("{seen}/{want} delivered in 120 s"));
+        }
+    }
+    match failed {
+        None if !bursts.is_empty() => {
+            let slowest = bursts.iter().copied().fold(0.0, f64::max);
+            out.push((
+                "burst of events delivered everywhere (median)",
+                quantile(bursts, 0.5),
+            ));
+            out.push((
+                "burst of events delivered everywhere (slowest)",
+                Value2::Ms(slowest),
+            ));
+        }
+        why => {
+            let why = why.unwrap_or_else(|| "no burst sent".into());
+            out.push((
+                "burst of events delivered everywhere (median)",
+                Value2::Na(why.clone()),
+            ));
+            out.push((
+                "burst of events delivered everywhere (slowest)",
+                Value2::Na(why),
+            ));
+        }
+    }
+    out.push(("burst: time to hand all to the node", quantile(handed, 0.5)));
 
     // Large events: the largest each accepts (found by trying, under the name the
     // measured events use, since the limit counts name plus payload), and 1 KB.
@@ -343,6 +408,11 @@ async fn run_one(
     }
     let largest_metric = "largest allowed event to last node";
     for (metric, size, id) in [
+        (
+            "400-byte event to last node",
+            400 - "bench".len(),
+            1_999_999u64,
+        ),
         (largest_metric, largest, 2_000_000u64),
         ("1 KB event to last node", 1024 - "bench".len(), 2_000_001),
     ] {
@@ -411,13 +481,12 @@ async fn run_one(
             kills.push(ms(t.elapsed()));
         }
     }
-    kills.sort_by(f64::total_cmp);
     out.push((
         "kill -9 seen failed by all (median)",
         if kills.is_empty() {
             Value2::Na("too few nodes".into())
         } else {
-            Value2::Ms(pct(&kills, 0.5))
+            quantile(kills, 0.5)
         },
     ));
 
@@ -443,6 +512,13 @@ async fn run_one(
         ));
     }
     drop(nodes);
+    // Both memberlists log this when they drop received gossip for want of handler room.
+    let full = cluster::count_lines(&logs, "handler queue full");
+    out.push((
+        "log lines \"handler queue full\" (all nodes)",
+        Value2::Count(full),
+    ));
+    eprintln!("   (node logs: {})", log_dir.display());
     Ok(out)
 }
 
