@@ -3,6 +3,7 @@
 use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serfer::rpc::client::Client;
@@ -40,17 +41,41 @@ impl Drop for Proc {
 }
 
 /// A free port on 127.0.0.1 for both TCP and UDP (bound, then released).
+///
+/// Taken below the kernel's ephemeral range: a port handed out by binding port 0 is
+/// in that range, and between releasing it and the node binding it, an outgoing
+/// connection (there are hundreds during a run) can take it; a Go agent then exits
+/// with "address already in use". Ports are handed out in turn, never twice a run.
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
-        let Ok(t) = TcpListener::bind("127.0.0.1:0") else {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = ephemeral_low().clamp(2048, 65535);
+    let span = low - 1024;
+    // Different runs start at different places, so two benchmarks can share a host.
+    let _ = NEXT.compare_exchange(
+        0,
+        1 + std::process::id() % span,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..1000 {
+        let port = 1024 + NEXT.fetch_add(1, Ordering::SeqCst) % span;
+        let port = port as u16;
+        let Ok(_t) = TcpListener::bind(("127.0.0.1", port)) else {
             continue;
         };
-        let port = t.local_addr().unwrap().port();
         if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }
-    panic!("no free port on 127.0.0.1 after 100 tries");
+    panic!("no free port on 127.0.0.1 below {low} after 1000 tries");
+}
+
+/// The first port of the kernel's ephemeral range (32768 when it cannot be read).
+fn ephemeral_low() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
 }
 
 /// Starts a node; its stdout and stderr go to `log` (kept, so its warnings can be counted).
