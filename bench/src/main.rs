@@ -48,7 +48,8 @@ pub struct RunArgs {
     /// Queries timed one at a time.
     #[arg(long, default_value_t = 60)]
     pub queries: usize,
-    /// kill -9 repetitions (the median is reported).
+    /// kill -9 repetitions, then as many graceful leaves while three nodes remain
+    /// (medians reported).
     #[arg(long, default_value_t = 3)]
     pub kills: usize,
     /// Seconds of idle time for RSS and CPU.
