@@ -24,6 +24,9 @@
 //! [`memberlist::Message::User`]. Receiving a stream: [`crypto::stream_frame_len`]
 //! and [`crypto::decrypt_stream`] when it starts with `0a`, then
 //! [`frame::StreamMessage::decode`]. Sending reverses each step.
+//!
+//! `live_tests` (test builds only) runs a minimal peer built on this codec
+//! against real `serf agent` processes (the spec's §14.3 check).
 
 pub mod crypto;
 pub mod error;
@@ -33,6 +36,8 @@ pub mod memberlist;
 pub mod msgpack;
 pub mod serf;
 
+#[cfg(test)]
+mod live_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 
