@@ -47,6 +47,9 @@ mod engine;
 mod error;
 pub mod extract;
 pub mod handler;
+// The HashiCorp gossip-wire codec used by the coming `--wire hashicorp` transport (issue #5).
+#[cfg_attr(not(test), allow(dead_code))]
+mod hashicorp;
 mod keys;
 pub mod logs;
 mod member;
