@@ -825,22 +825,12 @@ pub fn decode_tags(meta: &[u8]) -> Result<BTreeMap<String, String>> {
 /// Serf's version byte in ack payloads.
 const PING_VERSION: u8 = 1;
 
-/// A Vivaldi network coordinate, in seconds.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Coordinate {
-    /// Euclidean part (8 dimensions from Serf).
-    pub vec: Vec<f64>,
-    /// Confidence.
-    pub error: f64,
-    /// Local adjustment.
-    pub adjustment: f64,
-    /// Height (access-link latency).
-    pub height: f64,
-}
+/// The ack payload's coordinate is the one Serfer reports for members.
+pub use crate::node::Coordinate;
 
 impl Coordinate {
     /// The coordinate a node starts with.
-    pub fn initial() -> Self {
+    pub(crate) fn initial() -> Self {
         Coordinate {
             vec: vec![0.0; 8],
             error: 1.5,
