@@ -95,7 +95,8 @@ pub async fn run_all(args: &RunArgs) -> Result<Table, String> {
     Ok(table)
 }
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
+/// Nearest-rank quantile `p` of sorted samples (NaN when there are none).
+pub(crate) fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

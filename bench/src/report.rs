@@ -28,11 +28,10 @@ fn number(v: Option<&Value2>) -> Option<f64> {
     }
 }
 
-/// Nearest-rank quantile of unsorted samples.
+/// Nearest-rank quantile of unsorted samples, as the measurements take it.
 fn quantile_of(samples: &mut [f64], q: f64) -> f64 {
     samples.sort_by(f64::total_cmp);
-    let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-    samples[i]
+    crate::measure::pct(samples, q)
 }
 
 /// 95% bootstrap interval of quantile-Serfer / quantile-Go: how far chance alone moves
