@@ -249,6 +249,36 @@ pub enum WireError {
         /// The filter type byte.
         ty: u8,
     },
+
+    /// An address field that is neither an IPv4 (4 bytes) nor an IPv6 (16 bytes)
+    /// address.
+    #[error("{message}: address has {len} bytes, expected 4 (IPv4) or 16 (IPv6)")]
+    BadAddress {
+        /// The message that carried it.
+        message: &'static str,
+        /// Its length.
+        len: usize,
+    },
+
+    /// serf-rs's own encoding of a message failed to decode or encode while
+    /// being translated. `reason` is serf-rs's error text.
+    #[error("serf-rs {what}: {reason}")]
+    Engine {
+        /// What was being translated.
+        what: &'static str,
+        /// serf-rs's error, as text (its error types are not `Clone`).
+        reason: String,
+    },
+
+    /// A message that has no counterpart where it was going, such as a gossip
+    /// message on a TCP stream.
+    #[error("{message} cannot travel {path} on the HashiCorp wire")]
+    NoCounterpart {
+        /// The message kind.
+        message: &'static str,
+        /// "in a packet" or "on a stream".
+        path: &'static str,
+    },
 }
 
 impl WireError {

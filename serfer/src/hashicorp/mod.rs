@@ -18,6 +18,7 @@
 //! * [`serf`]: Serf messages, query filters, tags in node meta and the ack
 //!   payload coordinate (§7, §9.2, §9.8).
 //! * [`msgpack`]: the go-msgpack dialect all of them are written in (§2).
+//! * [`translate`]: serf-rs's messages ↔ these, for the translating transport.
 //!
 //! Receiving a packet: [`crypto::decrypt_packet`] (if a keyring is set), then
 //! [`frame::decode_packet`], then [`serf::SerfMessage::decode`] on each
@@ -35,6 +36,7 @@ pub mod lzw;
 pub mod memberlist;
 pub mod msgpack;
 pub mod serf;
+pub mod translate;
 
 #[cfg(test)]
 mod live_tests;
