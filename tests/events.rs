@@ -145,6 +145,44 @@ async fn a_panicking_handler_does_not_stop_the_node() {
     cluster.shutdown().await;
 }
 
+/// A payload whose decoder panics on one input, as a buggy hand-written
+/// `Payload` impl might.
+struct Fragile(String);
+
+impl serfer::Payload for Fragile {
+    fn encode(&self) -> Result<bytes::Bytes, serfer::PayloadError> {
+        Ok(bytes::Bytes::copy_from_slice(self.0.as_bytes()))
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, serfer::PayloadError> {
+        assert_ne!(bytes, b"boom", "decoder blew up on purpose");
+        Ok(Fragile(String::from_utf8_lossy(bytes).into_owned()))
+    }
+}
+
+async fn on_fragile(ev: UserEvent<Fragile>, State(seen): State<Seen<String>>) {
+    seen.record((String::new(), ev.into_payload().0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_payload_decoder_does_not_stop_the_node() {
+    init_logs();
+    let seen: Seen<String> = Recorder::new();
+    let cluster = TestCluster::start(2, |_, b| b.user_event("f", on_fragile).state(seen.clone()))
+        .await
+        .unwrap();
+    for payload in ["boom", "after"] {
+        cluster
+            .node(0)
+            .event("f", &Fragile(payload.to_owned()))
+            .await
+            .unwrap();
+    }
+    let got = seen.take(2, DELIVERY).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().all(|(_, p)| p == "after"), "{got:?}");
+    cluster.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_event_is_refused_before_sending() {
     init_logs();

@@ -65,18 +65,24 @@ async fn a_name_conflict_is_reported_by_wait() {
         .start()
         .await;
     // The engine either refuses the join or shuts the newer twin down soon after.
-    if let Ok(second) = second {
-        let r = tokio::time::timeout(Duration::from_secs(30), second.wait())
-            .await
-            .expect("the conflicting node must stop within 30 s");
-        match r {
-            Err(Error::Stopped(why)) => assert!(why.contains("twin"), "{why}"),
-            other => panic!("expected Error::Stopped, got {other:?}"),
+    match second {
+        Err(e) => assert!(
+            matches!(e, Error::JoinFailed { .. }),
+            "a refused twin must fail its join, got {e:?}"
+        ),
+        Ok(second) => {
+            let r = tokio::time::timeout(Duration::from_secs(30), second.wait())
+                .await
+                .expect("the conflicting node must stop within 30 s");
+            match r {
+                Err(Error::Stopped(why)) => assert!(why.contains("twin"), "{why}"),
+                other => panic!("expected Error::Stopped, got {other:?}"),
+            }
+            assert!(matches!(
+                second.event("e", &()).await,
+                Err(Error::Stopped(_))
+            ));
         }
-        assert!(matches!(
-            second.event("e", &()).await,
-            Err(Error::Stopped(_))
-        ));
     }
     first.shutdown().await.unwrap();
     helper.shutdown().await.unwrap();
@@ -171,4 +177,26 @@ async fn bad_settings_are_clear_errors() {
         Error::JoinFailed { attempts } => assert_eq!(attempts[0].0, "127.0.0.1:1"),
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn joining_tries_every_address_and_resolves_host_names() {
+    init_logs();
+    let seed = builder().name("seed").start().await.unwrap();
+    // Nothing listens on port 1; the second address is a host name.
+    let joiner = builder()
+        .name("joiner")
+        .join("127.0.0.1:1")
+        .join(format!("localhost:{}", seed.addr().port()))
+        .start()
+        .await
+        .expect("one answering address is enough");
+    wait_until(DELIVERY, "the seed to see the joiner", || {
+        let seed = seed.clone();
+        async move { seed.members().await.len() == 2 }
+    })
+    .await
+    .unwrap();
+    joiner.shutdown().await.unwrap();
+    seed.shutdown().await.unwrap();
 }

@@ -4,6 +4,7 @@
 //! `ip netns`); elsewhere each test says it was skipped, and under CI it fails instead.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -59,7 +60,8 @@ impl Net {
                 if std::env::var("CI").as_deref() == Ok("true") {
                     panic!("{msg} (CI must run the multi-host tests)");
                 }
-                eprintln!("{msg}");
+                // libtest captures `eprintln!` but not a direct write: the skip stays visible.
+                let _ = writeln!(std::io::stderr(), "{msg}");
                 None
             }
         }

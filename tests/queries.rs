@@ -203,6 +203,32 @@ async fn reserved_and_empty_names_are_refused() {
     node.shutdown().await.unwrap();
 }
 
+#[tokio::test]
+async fn an_oversized_query_is_refused_with_its_size_and_the_real_limit() {
+    let node = Node::builder()
+        .bind("127.0.0.1:0")
+        // The escape hatch changes serf-rs's limit; the error must report it.
+        .engine_options(|o| o.with_query_size_limit(600))
+        .start()
+        .await
+        .unwrap();
+    let big = "x".repeat(700);
+    match node.query("big", &big, QueryOptions::new()).await {
+        Err(Error::PayloadTooLarge {
+            what,
+            name,
+            size,
+            limit,
+        }) => {
+            assert_eq!((what, name.as_str(), limit), ("query", "big", 600));
+            assert!(size > 700, "the size counts the whole message: {size}");
+        }
+        Err(other) => panic!("expected PayloadTooLarge, got {other:?}"),
+        Ok(_) => panic!("expected PayloadTooLarge, the query was sent"),
+    }
+    node.shutdown().await.unwrap();
+}
+
 async fn failing(_q: Query<()>) -> Result<String, String> {
     Err("not today".into())
 }

@@ -329,23 +329,23 @@ impl NodeBuilder {
         let name = cfg.name.clone().unwrap_or_else(default_name);
 
         let (producer, subscriber) = serf::event::EventProducer::unbounded();
-        let serf: Serf = Serf::with_event_producer(
-            engine::transport_options(&cfg, &name),
-            engine::options(&cfg)?,
-            producer,
-        )
-        .await
-        .map_err(|e| {
-            let text = e.to_string();
-            if text.contains("bind") || text.contains("in use") {
-                Error::Bind {
-                    addr: cfg.bind,
-                    reason: text,
-                }
-            } else {
-                Error::engine("starting the node", e)
-            }
-        })?;
+        let opts = engine::options(&cfg)?;
+        // The escape hatch may have changed it; errors must name the real one.
+        let query_size_limit = opts.query_size_limit();
+        let serf: Serf =
+            Serf::with_event_producer(engine::transport_options(&cfg, &name), opts, producer)
+                .await
+                .map_err(|e| {
+                    let text = e.to_string();
+                    if text.contains("bind") || text.contains("in use") {
+                        Error::Bind {
+                            addr: cfg.bind,
+                            reason: text,
+                        }
+                    } else {
+                        Error::engine("starting the node", e)
+                    }
+                })?;
         let addr = *serf.advertise_node().address();
         let (lifecycle, _) = watch::channel(Lifecycle::Running);
         let node = Node {
@@ -355,6 +355,7 @@ impl NodeBuilder {
                 addr,
                 max_event_size: cfg.max_event_size,
                 query_timeout: cfg.query_timeout,
+                query_size_limit,
                 lifecycle,
                 query_lock: Mutex::new(()),
                 pacer: crate::pacing::Pacer::new(cfg.event_buffer_size, cfg.event_queue_wait),

@@ -118,10 +118,17 @@ fn invoke(route: &Route, node: &Node, incoming: Arc<Incoming>, query: Option<Que
         node: node.clone(),
         incoming,
     };
-    let fut = match (route.handler)(&cx) {
-        Ok(fut) => fut,
-        Err(e) => {
+    // Extraction runs the payload's `Payload::decode`, user code that may panic
+    // too; unguarded, that panic would end this dispatch loop for good.
+    let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| (route.handler)(&cx))) {
+        Ok(Ok(fut)) => fut,
+        Ok(Err(e)) => {
             tracing::error!(handler = %label, event = %event, error = %e, "handler not run");
+            return;
+        }
+        Err(panic) => {
+            let msg = panic_message(panic.as_ref());
+            tracing::error!(handler = %label, event = %event, panic = %msg, "decoding the payload panicked; handler not run");
             return;
         }
     };
@@ -138,11 +145,7 @@ fn invoke(route: &Route, node: &Node, incoming: Arc<Incoming>, query: Option<Que
                 tracing::error!(handler = %label, event = %event, error = %msg, "handler failed");
             }
             Err(panic) => {
-                let msg = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "non-string panic".to_owned());
+                let msg = panic_message(panic.as_ref());
                 tracing::error!(handler = %label, event = %event, panic = %msg, "handler panicked; the node carries on");
             }
         }
@@ -200,4 +203,13 @@ impl Coalescer {
             }
         }
     }
+}
+
+/// The text a panic was raised with, when it was raised with text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".to_owned())
 }

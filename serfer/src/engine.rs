@@ -1,9 +1,12 @@
-//! The one place where serf-rs types live.
+//! Where serf-rs is configured and instantiated.
 //!
-//! Everything else in Serfer speaks its own types; this module builds the serf-rs
-//! options and transport (fresh for every node, see [`options`]), converts members
-//! and events, and works around what serf-rs 0.5.2 cannot do through its public API.
-//! Swapping the transport means changing [`Transport`] and [`transport_options`] only.
+//! This module fixes serf-rs's generics once ([`Serf`], [`Transport`] and the
+//! event aliases), builds the serf-rs options and transport (fresh for every node,
+//! see [`options`]), converts members and events, and works around what serf-rs
+//! 0.5.2 cannot do through its public API. The node, builder, query and key modules
+//! call the serf-rs handle through these aliases; no serf-rs type appears in
+//! Serfer's public API except the [`EngineOptions`] escape hatch. Swapping the
+//! transport means changing [`Transport`] and [`transport_options`] only.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -256,5 +259,53 @@ mod tests {
             Duration::from_secs(1)
         )
         .is_err());
+    }
+
+    /// The table in [`Profile`]'s docs, as serf-rs is actually configured.
+    #[test]
+    fn profiles_have_go_memberlists_timings() {
+        let ms = Duration::from_millis;
+        for (profile, probe, timeout, gossip, mult, push_pull) in [
+            (Profile::Lan, ms(1000), ms(500), ms(200), 4, ms(30_000)),
+            (Profile::Wan, ms(5000), ms(3000), ms(500), 6, ms(60_000)),
+            (Profile::Local, ms(1000), ms(200), ms(100), 3, ms(15_000)),
+        ] {
+            let cfg = Config {
+                profile,
+                ..Config::default()
+            };
+            let opts = options(&cfg).unwrap();
+            let ml = opts.memberlist_options();
+            assert_eq!(
+                (
+                    ml.probe_interval(),
+                    ml.probe_timeout(),
+                    ml.gossip_interval(),
+                    ml.suspicion_mult(),
+                    ml.push_pull_interval()
+                ),
+                (probe, timeout, gossip, mult, push_pull),
+                "{profile:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_are_safe_to_try_on_one_machine() {
+        let cfg = Config::default();
+        assert_eq!(cfg.bind, "127.0.0.1:7946".parse().unwrap());
+        assert_eq!(cfg.profile, Profile::Lan);
+        assert_eq!(cfg.max_event_size, 512, "Serf's default");
+        assert!(cfg.keys.is_empty() && cfg.join.is_empty());
+        // With keys, encryption is really on: all four serf-rs settings.
+        let key = crate::keys::Key::parse("QUJDREVGR0hJSktMTU5PUA==").unwrap();
+        let opts = options(&Config {
+            keys: vec![key],
+            ..Config::default()
+        })
+        .unwrap();
+        let ml = opts.memberlist_options();
+        assert!(ml.primary_key().is_some());
+        assert!(ml.gossip_verify_outgoing() && ml.gossip_verify_incoming());
     }
 }

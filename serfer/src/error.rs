@@ -36,13 +36,15 @@ pub enum Error {
     },
 
     /// A user event, query or response is larger than what may be sent.
-    #[error("{what} `{name}` is {size} bytes, over the limit of {limit} bytes (name plus encoded payload)")]
+    #[error("{what} `{name}` is {size} bytes, over the limit of {limit} bytes")]
     PayloadTooLarge {
         /// What was refused: "user event", "query" or "query response".
         what: &'static str,
         /// The event or query name.
         name: String,
-        /// Its size in bytes.
+        /// Its size in bytes, as the limit counts it: for a user event, the name
+        /// plus the encoded payload (as Serf counts); for a query, the whole query
+        /// message as serf-rs encodes it (name, payload, filters and the rest).
         size: usize,
         /// The limit in bytes.
         limit: usize,
@@ -140,10 +142,15 @@ fn format_join_causes(attempts: &[(String, String)]) -> String {
 }
 
 impl Error {
-    pub(crate) fn engine(context: &'static str, err: impl std::fmt::Display) -> Self {
+    /// Keeps the engine's error itself as the source, so callers can downcast
+    /// to it.
+    pub(crate) fn engine(
+        context: &'static str,
+        err: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         Error::Engine {
             context,
-            source: err.to_string().into(),
+            source: Box::new(err),
         }
     }
 }
@@ -171,3 +178,22 @@ pub enum PayloadError {
 
 /// Shorthand for `Result<T, serfer::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engines_error_is_the_source_itself() {
+        let e = Error::engine(
+            "joining",
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"),
+        );
+        assert_eq!(e.to_string(), "joining: refused");
+        let source = std::error::Error::source(&e).expect("a source");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("the original error type");
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+    }
+}

@@ -214,7 +214,12 @@ impl<T> Query<T> {
     pub fn from(&self) -> &str {
         &self.from
     }
-    /// When the asker stops listening: a response after this is not sent.
+    /// This node's estimate of when the asker stops listening: the arrival
+    /// time plus this node's default query timeout.
+    ///
+    /// It is an estimate because serf-rs 0.5.2 keeps the asker's own timeout
+    /// private. serf-rs does use it: a response after the asker's timeout is
+    /// not sent, and the handler's error log says so.
     pub fn deadline(&self) -> Instant {
         self.deadline
     }

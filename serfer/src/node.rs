@@ -32,6 +32,8 @@ pub(crate) struct NodeInner {
     pub(crate) addr: SocketAddr,
     pub(crate) max_event_size: usize,
     pub(crate) query_timeout: Option<Duration>,
+    /// serf-rs's limit on an encoded query message, in bytes.
+    pub(crate) query_size_limit: usize,
     pub(crate) lifecycle: watch::Sender<Lifecycle>,
     /// serf-rs reads the query Lamport clock without incrementing it, so two queries
     /// started at once share an id and one never finishes. Serfer starts queries one
@@ -61,6 +63,14 @@ impl Drop for NodeInner {
 }
 
 /// A handle on a running node. Cheap to clone; every clone drives the same node.
+///
+/// # Stopping
+///
+/// [`Node::leave`] departs gracefully (others see `left`); [`Node::shutdown`]
+/// stops without a word (others see `failed`). Dropping the last handle, inside
+/// a tokio runtime, is a shutdown: the node stops and frees its ports. A
+/// handler still running and an open RPC connection each hold a handle, so
+/// they keep the node up until they finish.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), serfer::Error> {
@@ -334,7 +344,7 @@ impl Node {
                             what: "query",
                             name: name.to_owned(),
                             size,
-                            limit: QUERY_SIZE_LIMIT,
+                            limit: self.inner.query_size_limit,
                         }
                     }
                     e => Error::engine("sending a query", e),
@@ -584,6 +594,3 @@ impl Node {
         })
     }
 }
-
-/// serf-rs's limit on an encoded query message, in bytes.
-pub(crate) const QUERY_SIZE_LIMIT: usize = 1024;

@@ -1,6 +1,7 @@
 //! Shared test helpers.
 #![allow(dead_code)]
 
+use std::io::Write as _;
 use std::time::Duration;
 
 /// A generous bound for anything gossip must deliver on loopback.
@@ -25,7 +26,11 @@ pub fn serf_binary(test: &str) -> Option<std::path::PathBuf> {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{test}: /usr/bin/serf is missing under CI; .ci/run must install it (apt-get install -y serf)");
     }
-    eprintln!("SKIP {test}: HashiCorp's serf is not installed (apt-get install serf)");
+    // libtest captures `eprintln!` but not a direct write: the skip stays visible.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIP {test}: HashiCorp's serf is not installed (apt-get install serf)"
+    );
     None
 }
 

@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
+use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -880,7 +881,11 @@ fn serf_installed(test: &str) -> bool {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{test}: {SERF} is missing under CI=true; install it (apt-get install serf)");
     }
-    eprintln!("SKIP {test}: HashiCorp's serf is not installed (apt-get install serf)");
+    // libtest captures `eprintln!` but not a direct write: the skip stays visible.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIP {test}: HashiCorp's serf is not installed (apt-get install serf)"
+    );
     false
 }
 
