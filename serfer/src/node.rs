@@ -130,6 +130,9 @@ pub struct Stats {
     pub query_queue: usize,
     /// Whether gossip is encrypted.
     pub encrypted: bool,
+    /// How often the network coordinate was reset; `None` when coordinates are
+    /// off.
+    pub coordinate_resets: Option<usize>,
 }
 
 /// A Vivaldi network coordinate (units: seconds).
@@ -319,6 +322,24 @@ impl Node {
             name: name.to_owned(),
             source,
         })?;
+        self.send_query(name, bytes, options).await
+    }
+
+    /// Serf's reachability probe: the internal `_serf_ping` query, which every
+    /// node acks and none answers. The one internal query HashiCorp's agent lets
+    /// RPC clients send (`serf reachability`).
+    pub(crate) async fn ping_query(&self, options: QueryOptions) -> Result<QueryResponses, Error> {
+        self.ensure_running()?;
+        self.send_query(PING_QUERY, bytes::Bytes::new(), options)
+            .await
+    }
+
+    async fn send_query(
+        &self,
+        name: &str,
+        bytes: bytes::Bytes,
+        options: QueryOptions,
+    ) -> Result<QueryResponses, Error> {
         let timeout = match options.timeout.or(self.inner.query_timeout) {
             Some(t) => t,
             None => self.inner.serf.default_query_timeout().await,
@@ -531,6 +552,7 @@ impl Node {
             event_queue: s.get_event_queue(),
             query_queue: s.get_query_queue(),
             encrypted: s.get_encrypted(),
+            coordinate_resets: s.get_coordinate_resets(),
         }
     }
 
@@ -561,6 +583,18 @@ impl Node {
                 "key operations need encryption: start the node with at least one key".into(),
             ));
         }
+        self.ask_keys(op, key).await
+    }
+
+    /// Lists keys across the cluster even when this node has none, as HashiCorp's
+    /// agent does for `serf keys -list`: every node then answers that encryption
+    /// is off, and the report says so per node.
+    pub(crate) async fn list_keys_anyway(&self) -> Result<KeyReport, Error> {
+        self.ensure_running()?;
+        self.ask_keys(KeyOp::List, None).await
+    }
+
+    async fn ask_keys(&self, op: KeyOp, key: Option<&Key>) -> Result<KeyReport, Error> {
         let km = self.inner.serf.key_manager();
         let key = key.map(Key::to_engine);
         // Key operations are internal queries: one at a time, like every query.
@@ -594,3 +628,6 @@ impl Node {
         })
     }
 }
+
+/// Serf's internal reachability query.
+pub(crate) const PING_QUERY: &str = "_serf_ping";

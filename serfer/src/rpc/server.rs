@@ -574,7 +574,10 @@ impl Connection {
         let payload = bytes::Bytes::from(f.bytes("Payload")?.unwrap_or_default());
         // Serfer's own clients may ask for the stream to end once everyone answered.
         let finish_early = f.bool("FinishEarly")?;
-        if name.starts_with("_serf_") {
+        // As HashiCorp's agent: internal names are refused, except the bare ping
+        // that `serf reachability` sends.
+        let ping = name == crate::node::PING_QUERY && payload.is_empty();
+        if name.starts_with("_serf_") && !ping {
             self.reply(vec![header(
                 seq,
                 "Queries cannot contain the '_serf_' prefix",
@@ -582,7 +585,12 @@ impl Connection {
             .await;
             return Ok(());
         }
-        let mut responses = match self.node.query(&name, &payload, opts).await {
+        let sent = if ping {
+            self.node.ping_query(opts).await
+        } else {
+            self.node.query(&name, &payload, opts).await
+        };
+        let mut responses = match sent {
             Ok(r) if finish_early => r,
             Ok(r) => r.until_deadline(),
             Err(e) => {
@@ -621,7 +629,7 @@ impl Connection {
 
     async fn key_command(&self, command: &str, key: Option<String>) -> (String, Value) {
         let result = match (command, key) {
-            ("list-keys", _) => self.node.list_keys().await,
+            ("list-keys", _) => self.node.list_keys_anyway().await,
             (_, Some(text)) => match Key::parse(&text) {
                 Err(e) => Err(e),
                 Ok(k) => match command {
@@ -659,19 +667,28 @@ impl Connection {
                     .collect(),
             )
         };
-        let serf = section(vec![
-            ("members", s.members.to_string()),
-            ("failed", s.failed.to_string()),
-            ("left", s.left.to_string()),
-            ("health_score", s.health_score.to_string()),
-            ("member_time", s.member_time.to_string()),
-            ("event_time", s.event_time.to_string()),
-            ("query_time", s.query_time.to_string()),
-            ("intent_queue", s.intent_queue.to_string()),
-            ("event_queue", s.event_queue.to_string()),
-            ("query_queue", s.query_queue.to_string()),
-            ("encrypted", s.encrypted.to_string()),
-        ]);
+        let serf = section(
+            vec![
+                ("members", s.members.to_string()),
+                ("failed", s.failed.to_string()),
+                ("left", s.left.to_string()),
+                ("health_score", s.health_score.to_string()),
+                ("member_time", s.member_time.to_string()),
+                ("event_time", s.event_time.to_string()),
+                ("query_time", s.query_time.to_string()),
+                ("intent_queue", s.intent_queue.to_string()),
+                ("event_queue", s.event_queue.to_string()),
+                ("query_queue", s.query_queue.to_string()),
+                ("encrypted", s.encrypted.to_string()),
+            ]
+            .into_iter()
+            // As Go's agent: only when coordinates are on.
+            .chain(
+                s.coordinate_resets
+                    .map(|n| ("coordinate_resets", n.to_string())),
+            )
+            .collect(),
+        );
         let runtime = section(vec![
             ("os", std::env::consts::OS.to_owned()),
             ("arch", std::env::consts::ARCH.to_owned()),
@@ -680,6 +697,14 @@ impl Connection {
                 "max_procs",
                 std::thread::available_parallelism()
                     .map_or(1, |n| n.get())
+                    .to_string(),
+            ),
+            // Go counts goroutines; the closest thing here is live tokio tasks.
+            (
+                "goroutines",
+                tokio::runtime::Handle::current()
+                    .metrics()
+                    .num_alive_tasks()
                     .to_string(),
             ),
             (
