@@ -132,8 +132,22 @@ impl Proc {
 
 #[test]
 fn two_nodes_and_a_guardian_talk() {
-    let mut a = spawn("node", &["--bind", "127.0.0.1:0", "--node", "ex-a"]);
+    let mut a = spawn(
+        "node",
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--node",
+            "ex-a",
+            "--rpc-addr",
+            "127.0.0.1:0",
+            "--rpc-auth",
+            "s3cret",
+        ],
+    );
     let addr = a.addr();
+    let rpc = a.wait_for("RPC on ", Duration::from_secs(30));
+    let rpc = rpc.split("RPC on ").nth(1).unwrap().trim().to_owned();
     let mut b = spawn(
         "node",
         &["--bind", "127.0.0.1:0", "--node", "ex-b", "--join", &addr],
@@ -174,6 +188,24 @@ fn two_nodes_and_a_guardian_talk() {
         total.ends_with("Total Ack: 3, Total Response: 2"),
         "{total}"
     );
+
+    // The node's `--rpc-addr`/`--rpc-auth` flags: an RPC client with the token
+    // sees all three members; one without it is refused.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use serfer::rpc::client::Client;
+        let client = Client::connect(&rpc, Some("s3cret")).await.unwrap();
+        let mut names: Vec<String> = client
+            .members()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["ex-a", "ex-b", "ex-g"]);
+        let stranger = Client::connect(&rpc, None).await.unwrap();
+        assert!(stranger.members().await.is_err(), "no token, no members");
+    });
 
     // A graceful stop on SIGTERM: the guardian leaves the cluster and exits 0.
     let status = g.terminate();

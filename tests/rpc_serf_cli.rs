@@ -70,6 +70,16 @@ async fn members_in_every_format_and_filter() {
 
     let (_, out) = run_serf(&serf, &["members", &r, "-status", "failed"]).await;
     assert_eq!(out.trim(), "");
+    // The filter also matches: every node is alive, and a name regex narrows it.
+    let (_, out) = run_serf(&serf, &["members", &r, "-status", "alive"]).await;
+    assert_eq!(out.lines().count(), c.nodes().len(), "{out}");
+    let (_, out) = run_serf(
+        &serf,
+        &["members", &r, "-status", "alive", "-name", c.node(1).name()],
+    )
+    .await;
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with(c.node(1).name()), "{out}");
 
     let (code, out) = run_serf(&serf, &["members", &r, "-format", "json"]).await;
     assert_eq!(code, 0);
