@@ -13,7 +13,9 @@ struct Deploy {
     version: String,
 }
 
-#[derive(serfer::Payload, serde::Serialize, serde::Deserialize, Debug, Clone, Default)]
+#[derive(
+    serfer::Payload, serde::Serialize, serde::Deserialize, Debug, Clone, Default, PartialEq,
+)]
 #[payload(codec = "msgpack")]
 struct Deployed {
     service: Option<String>,
@@ -39,14 +41,37 @@ async fn deployed(_q: Query<()>, State(current): State<Current>) -> Deployed {
 }
 
 async fn send(node: Node, service: String, version: String) -> Result<(), serfer::Error> {
+    let wanted = Deployed {
+        service: Some(service.clone()),
+        version: Some(version.clone()),
+    };
     node.event("deploy", &Deploy { service, version }).await?;
-    let answers = node
-        .query("deployed", &(), QueryOptions::new())
-        .await?
-        .collect()
-        .await;
-    for (from, d) in answers.decode::<Deployed>() {
-        tracing::info!("{from}: {d:?}");
+    // Gossip gives no order between an event and a later query: a node can
+    // answer before the event reaches it. Ask until every node runs the new
+    // version (a few gossip rounds), at most ten times.
+    let mut answers = std::collections::BTreeMap::new();
+    for _ in 0..10 {
+        answers = node
+            .query("deployed", &(), QueryOptions::new())
+            .await?
+            .collect()
+            .await
+            .decode::<Deployed>();
+        let everyone = answers.len() == node.members().await.len();
+        if everyone
+            && answers
+                .iter()
+                .all(|(_, d)| d.as_ref().ok() == Some(&wanted))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    for (from, d) in answers {
+        match d {
+            Ok(d) => tracing::info!("{from}: {d:?}"),
+            Err(e) => tracing::warn!("{from}: undecodable answer: {e}"),
+        }
     }
     Ok(())
 }

@@ -41,8 +41,13 @@ fn example(name: &str) -> PathBuf {
 }
 
 fn spawn(name: &'static str, args: &[&str]) -> Proc {
+    spawn_env(name, args, &[])
+}
+
+fn spawn_env(name: &'static str, args: &[&str], env: &[(&str, &str)]) -> Proc {
     let mut child = Command::new(example(name))
         .args(args)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
@@ -113,8 +118,13 @@ impl Proc {
     }
 
     fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal("-TERM")
+    }
+
+    /// Sends `signal` (as `kill` spells it) and waits, bounded, for the exit.
+    fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = Command::new("kill").args([signal, &pid]).status();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -122,7 +132,7 @@ impl Proc {
             }
             assert!(
                 Instant::now() < deadline,
-                "{} did not exit after SIGTERM",
+                "{} did not exit after {signal}",
                 self.name
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -146,11 +156,28 @@ fn two_nodes_and_a_guardian_talk() {
         ],
     );
     let addr = a.addr();
+    // The startup log names every handler the macros registered.
+    for handler in [
+        "handler: query `status` -> node::status",
+        "handler: user event `useless` -> node::useless",
+    ] {
+        assert!(
+            a.seen.iter().any(|l| l.contains(handler)),
+            "no {handler:?} in:\n{}",
+            a.seen.join("\n")
+        );
+    }
     let rpc = a.wait_for("RPC on ", Duration::from_secs(30));
     let rpc = rpc.split("RPC on ").nth(1).unwrap().trim().to_owned();
-    let mut b = spawn(
+    // Node b takes its settings from the environment instead of flags.
+    let mut b = spawn_env(
         "node",
-        &["--bind", "127.0.0.1:0", "--node", "ex-b", "--join", &addr],
+        &[],
+        &[
+            ("SERFER_BIND", "127.0.0.1:0"),
+            ("SERFER_NODE", "ex-b"),
+            ("SERFER_JOIN", &addr),
+        ],
     );
     b.addr();
     a.wait_for("ex-b\talive", Duration::from_secs(30));
@@ -211,29 +238,57 @@ fn two_nodes_and_a_guardian_talk() {
     let status = g.terminate();
     assert!(status.success(), "guardian exit: {status}");
     g.wait_for("left the cluster", Duration::from_secs(5));
+    // Ctrl-C (SIGINT) is a graceful stop too.
+    let status = b.signal("-INT");
+    assert!(status.success(), "node exit on SIGINT: {status}");
+    b.wait_for("left the cluster", Duration::from_secs(5));
 }
 
 #[test]
 fn bad_flags_and_failed_joins_exit_non_zero_with_one_line() {
+    // Exactly one line on stderr (logs are kept to errors, and there are none).
+    let one_line = |out: &std::process::Output| -> String {
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(err.lines().count(), 1, "one line, got:\n{err}");
+        err
+    };
     let out = Command::new(example("node"))
         .arg("--bogus")
+        .env("SERFER_LOG", "error")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let err = one_line(&out);
+    assert!(err.contains("--bogus") && err.contains("--help"), "{err}");
     let out = Command::new(example("node"))
-        .args(["--bind", "127.0.0.1:0", "--join", "127.0.0.1:1"])
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--join",
+            "127.0.0.1:1",
+            "--join",
+            "127.0.0.1:2",
+        ])
         .env("SERFER_LOG", "error")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("error: could not join the cluster"), "{err}");
+    let err = one_line(&out);
+    assert!(
+        err.starts_with("error: could not join the cluster"),
+        "{err}"
+    );
+    assert!(
+        err.contains("127.0.0.1:1") && err.contains("127.0.0.1:2"),
+        "every address tried, with its cause: {err}"
+    );
     let out = Command::new(example("node"))
         .args(["--encrypt", "c2hvcnQ="])
+        .env("SERFER_LOG", "error")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("encryption key #1 is invalid"));
+    assert!(one_line(&out).contains("encryption key #1 is invalid"));
     let help = Command::new(example("node"))
         .arg("--help")
         .output()
@@ -271,4 +326,44 @@ fn handlers_flag_lists_what_the_macros_registered() {
         text.contains("member event `join`\t*\tnode::join"),
         "{text}"
     );
+}
+
+#[test]
+fn deploy_round_trips_a_typed_event_and_a_typed_answer() {
+    let mut a = spawn("deploy", &["--bind", "127.0.0.1:0", "--node", "dep-a"]);
+    let addr = a.addr();
+    // The sender joins, sends one deployment, prints every node's answer, and exits.
+    let mut s = spawn(
+        "deploy",
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--node",
+            "dep-s",
+            "--join",
+            &addr,
+            "--send",
+            "web",
+            "1.2",
+        ],
+    );
+    a.wait_for("deploying web 1.2", Duration::from_secs(30));
+    s.wait_for("deploying web 1.2", Duration::from_secs(30));
+    // The typed (MessagePack) answers, decoded, from both nodes.
+    let mut answers = vec![
+        s.wait_for("Deployed {", Duration::from_secs(30)),
+        s.wait_for("Deployed {", Duration::from_secs(30)),
+    ];
+    answers.sort();
+    for (line, from) in answers.iter().zip(["dep-a", "dep-s"]) {
+        assert!(
+            line.contains(&format!(
+                "{from}: Deployed {{ service: Some(\"web\"), version: Some(\"1.2\") }}"
+            )),
+            "{line}"
+        );
+    }
+    let status = s.signal("-0"); // already exiting: just wait for it
+    assert!(status.success(), "sender exit: {status}");
+    assert!(a.terminate().success());
 }

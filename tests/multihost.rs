@@ -4,7 +4,6 @@
 //! `ip netns`); elsewhere each test says it was skipped, and under CI it fails instead.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};

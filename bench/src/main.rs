@@ -61,6 +61,10 @@ pub struct RunArgs {
     /// How many bursts (the median and the slowest are reported).
     #[arg(long, default_value_t = 3)]
     pub bursts: usize,
+    /// Also print when the k-th node received each timed event (p50 per rank), to
+    /// see which hop of the spread is slow.
+    #[arg(long)]
+    pub ranks: bool,
     /// Skip HashiCorp's agent (when `serf` is not installed).
     #[arg(long)]
     pub no_go: bool,

@@ -266,35 +266,61 @@ async fn run_one(
                 .map(|_| t)
         }
     };
-    let wait_receipts =
+    // Each node's receipt time, as time since the send, sorted: the spread's
+    // shape (which hop is slow), not only its end.
+    let wait_arrivals =
         |id: u64, want: usize, sent: Instant, receipts: &mut mpsc::UnboundedReceiver<Receipt>| {
             let deadline = Instant::now() + Duration::from_secs(60);
             let mut got = HashMap::new();
-            let mut last = sent;
             loop {
                 if got.len() >= want {
-                    return Some(last - sent);
+                    let mut arrivals: Vec<f64> =
+                        got.values().map(|&at: &Instant| ms(at - sent)).collect();
+                    arrivals.sort_by(f64::total_cmp);
+                    return Some(arrivals);
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
                 match futures_block(receipts, left) {
                     Some((node, rid, at)) if rid == id => {
                         got.insert(node, at);
-                        last = last.max(at);
                     }
                     Some(_) => {}
                     None => return None,
                 }
             }
         };
+    let wait_receipts =
+        |id: u64, want: usize, sent: Instant, receipts: &mut mpsc::UnboundedReceiver<Receipt>| {
+            wait_arrivals(id, want, sent, receipts)
+                .and_then(|a| a.last().copied())
+                .map(|last| Duration::from_secs_f64(last / 1000.0))
+        };
 
     // Event latency, one at a time.
     let mut lat = Vec::new();
+    let mut by_rank: Vec<Vec<f64>> = vec![Vec::new(); n];
     for k in 0..args.events {
         let id = k as u64;
         let sent = send_and_wait(id, 0).await.map_err(|e| e.to_string())?;
-        if let Some(d) = wait_receipts(id, n, sent, &mut receipts) {
-            lat.push(ms(d));
+        if let Some(arrivals) = wait_arrivals(id, n, sent, &mut receipts) {
+            lat.push(*arrivals.last().unwrap_or(&f64::NAN));
+            for (rank, t) in arrivals.into_iter().enumerate() {
+                by_rank[rank].push(t);
+            }
         }
+    }
+    if args.ranks {
+        let p50: Vec<String> = by_rank
+            .iter_mut()
+            .map(|r| {
+                r.sort_by(f64::total_cmp);
+                format!("{:.0}", pct(r, 0.5))
+            })
+            .collect();
+        eprintln!(
+            "   event arrival by rank (ms since send, p50 over events; rank 1 is the sender): {}",
+            p50.join(" ")
+        );
     }
     let missing = args.events - lat.len();
     let note = |q: f64| {

@@ -158,7 +158,9 @@ impl<E: Display> BodyOutput for Result<(), E> {
 pub fn init_logging(level: tracing::Level) {
     // Targets match by prefix: `serf` would also silence `serfer`, so name serf-rs's
     // crates exactly (the `serf` crate itself only re-exports and never logs).
-    let filter = format!("{level},serf_core=warn,memberlist=warn");
+    // serf-rs at warn, or quieter if the node itself is asked to be quieter.
+    let engine = level.min(tracing::Level::WARN);
+    let filter = format!("{level},serf_core={engine},memberlist={engine}");
     let filter = match std::env::var("RUST_LOG") {
         Ok(custom) if !custom.trim().is_empty() => tracing_subscriber::EnvFilter::new(custom),
         _ => tracing_subscriber::EnvFilter::new(filter),
@@ -183,8 +185,51 @@ where
     F: Future<Output = O> + Send + 'static,
     O: BodyOutput,
 {
-    let args = Args::parse();
+    let args = parse_args();
     std::process::exit(run_with(args, builder, body))
+}
+
+/// The command line, or exit: `--help`/`--version` print and exit 0; anything
+/// wrong exits 2 with one line (clap's own report is several).
+fn parse_args() -> Args {
+    use clap::error::ErrorKind;
+    match Args::try_parse() {
+        Ok(args) => args,
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            let report = e.render().to_string();
+            let first = report
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("error: invalid command line");
+            eprintln!("{first} (see --help)");
+            std::process::exit(2)
+        }
+    }
+}
+
+/// An error on one line: a multi-line message (such as every address a join
+/// tried) has its lines joined with "; ".
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default().to_owned();
+    let rest: Vec<&str> = lines.collect();
+    if rest.is_empty() {
+        first
+    } else {
+        format!("{first} {}", rest.join("; "))
+    }
 }
 
 /// [`run`] with settings parsed elsewhere; returns the exit code.
@@ -233,7 +278,7 @@ where
         let node = match builder.start().await {
             Ok(node) => node,
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", one_line(&e));
                 return 1;
             }
         };
@@ -255,14 +300,14 @@ where
             r = body => match r {
                 Ok(()) => 0,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("error: {}", one_line(&e));
                     1
                 }
             },
             r = node.wait() => match r {
                 Ok(()) => 0,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("error: {}", one_line(&e));
                     return 1;
                 }
             },
@@ -316,6 +361,15 @@ async fn shutdown_signal() {
 /// `run!(body: |node| async move { … })` to also run code with the [`Node`]
 /// (the program leaves the cluster when the body returns), and
 /// `run!(builder: EXPR, body: EXPR)`.
+///
+/// A program that sends as well as handles, like the guardian example:
+///
+/// ```no_run
+/// serfer::run!(body: |node: serfer::Node| async move {
+///     node.event("hello", &"world".to_owned()).await?;
+///     Ok::<(), serfer::Error>(())
+/// })
+/// ```
 #[macro_export]
 macro_rules! run {
     () => {

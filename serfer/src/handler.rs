@@ -122,8 +122,9 @@ unit_outputs!(UserEventOutput, MemberEventOutput);
 /// `Result<R, E: Display>`, where an `Err` sends no response.
 #[diagnostic::on_unimplemented(
     message = "a query handler cannot return `{Self}`",
-    label = "the response must be a Serfer payload, or `Result<R, E>` of one",
-    note = "derive it: `#[derive(serfer::Payload, serde::Serialize, serde::Deserialize)]`, or return `String`, `Vec<u8>`, `Bytes` or `()`"
+    label = "the response must be a Serfer payload, or `Result<R, E>` of one with `E: Display`",
+    note = "derive it: `#[derive(serfer::Payload, serde::Serialize, serde::Deserialize)]`, or return `String`, `Vec<u8>`, `Bytes` or `()`",
+    note = "an error type must be `Display`: it is logged, and no response is sent"
 )]
 pub trait QueryOutput: Send + 'static {
     /// The encoded response, or the message to log.

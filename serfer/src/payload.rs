@@ -89,18 +89,40 @@ where
 
 /// The codecs that `#[derive(serfer::Payload)]` can use.
 pub mod codec {
+    /// A type a codec can encode: any serde `Serialize` type.
+    ///
+    /// It exists for its error message: deriving `Payload` on a type without
+    /// serde's derives says so in Serfer's words, at the type's name.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` does not implement serde's `Serialize`, which `#[derive(serfer::Payload)]` encodes with",
+        label = "not `serde::Serialize`",
+        note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}`, or implement `serfer::Payload` by hand"
+    )]
+    pub trait Encodable: serde::Serialize {}
+    impl<T: serde::Serialize + ?Sized> Encodable for T {}
+
+    /// A type a codec can decode: any serde `DeserializeOwned` type.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` does not implement serde's `Deserialize`, which `#[derive(serfer::Payload)]` decodes with",
+        label = "not `serde::Deserialize`",
+        note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}`, or implement `serfer::Payload` by hand"
+    )]
+    pub trait Decodable: serde::de::DeserializeOwned {}
+    impl<T: serde::de::DeserializeOwned> Decodable for T {}
+
     /// JSON, the default: readable, and what `serf event name '{"k":"v"}'` sends from a shell.
     pub mod json {
         use super::super::PayloadError;
+        use super::{Decodable, Encodable};
         use bytes::Bytes;
 
         /// Encodes `value` as JSON.
-        pub fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Result<Bytes, PayloadError> {
+        pub fn encode<T: Encodable + ?Sized>(value: &T) -> Result<Bytes, PayloadError> {
             Ok(Bytes::from(serde_json::to_vec(value)?))
         }
 
         /// Decodes JSON into a `T`.
-        pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
+        pub fn decode<T: Decodable>(bytes: &[u8]) -> Result<T, PayloadError> {
             Ok(serde_json::from_slice(bytes)?)
         }
     }
@@ -108,15 +130,16 @@ pub mod codec {
     /// MessagePack: compact, for payloads close to the 512-byte event limit.
     pub mod msgpack {
         use super::super::PayloadError;
+        use super::{Decodable, Encodable};
         use bytes::Bytes;
 
         /// Encodes `value` as MessagePack (structs as maps, so fields can be added later).
-        pub fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Result<Bytes, PayloadError> {
+        pub fn encode<T: Encodable + ?Sized>(value: &T) -> Result<Bytes, PayloadError> {
             Ok(Bytes::from(rmp_serde::to_vec_named(value)?))
         }
 
         /// Decodes MessagePack into a `T`.
-        pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
+        pub fn decode<T: Decodable>(bytes: &[u8]) -> Result<T, PayloadError> {
             Ok(rmp_serde::from_slice(bytes)?)
         }
     }
