@@ -350,7 +350,7 @@ fn deploy_round_trips_a_typed_event_and_a_typed_answer() {
     a.wait_for("deploying web 1.2", Duration::from_secs(30));
     s.wait_for("deploying web 1.2", Duration::from_secs(30));
     // The typed (MessagePack) answers, decoded, from both nodes.
-    let mut answers = vec![
+    let mut answers = [
         s.wait_for("Deployed {", Duration::from_secs(30)),
         s.wait_for("Deployed {", Duration::from_secs(30)),
     ];
