@@ -270,6 +270,30 @@ pub enum WireError {
         reason: String,
     },
 
+    /// serf-rs Serf-message bytes that are not exactly what serf-core 0.5.2's
+    /// encoder writes (the mirror in `translate::serf` reads nothing else, so
+    /// this also flags an upgraded serf-rs whose layout changed).
+    #[error("serf-rs {message} at offset {offset}: expected {expected}; the mirror reads exactly what serf-core 0.5.2 writes, so re-check translate/serf.rs if serf was upgraded")]
+    RsLayout {
+        /// The message or structure being decoded.
+        message: &'static str,
+        /// Offset from the start of the input.
+        offset: usize,
+        /// What serf-core's encoder writes there.
+        expected: &'static str,
+    },
+
+    /// A value that one side can carry and the other cannot.
+    #[error("{message}: `{field}` cannot be translated: {reason}")]
+    Untranslatable {
+        /// The message being translated.
+        message: &'static str,
+        /// The field (either side's name).
+        field: &'static str,
+        /// Why, and what the value was.
+        reason: String,
+    },
+
     /// A message that has no counterpart where it was going, such as a gossip
     /// message on a TCP stream.
     #[error("{message} cannot travel {path} on the HashiCorp wire")]
