@@ -53,6 +53,10 @@ impl QueryOptions {
         self
     }
     /// Each responder also relays its answer through this many other nodes.
+    ///
+    /// With serf-rs 0.5.2 this adds traffic but no path: it sends the relayed
+    /// copies to the responder itself instead of the asker (serf-core
+    /// `event.rs:68`). The direct answer is unaffected. Go agents relay correctly.
     pub fn relay_factor(mut self, n: u8) -> Self {
         self.relay_factor = n;
         self
