@@ -42,6 +42,8 @@ mod conn;
 mod wire;
 
 #[cfg(test)]
+mod live;
+#[cfg(test)]
 mod tests;
 
 use std::net::SocketAddr;
