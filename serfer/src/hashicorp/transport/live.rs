@@ -73,6 +73,14 @@ async fn mixed_cluster(test: &str, keys: Vec<Vec<u8>>) {
     if !serf_installed(test) {
         return;
     }
+    // The serf-rs side's warnings (dropped messages, failed probes) are shown
+    // with a failure.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
     let extra: Vec<String> = keys
         .first()
         .map(|k| vec![format!("-encrypt={}", base64(k))])
@@ -127,7 +135,8 @@ async fn mixed_cluster(test: &str, keys: Vec<Vec<u8>>) {
                     q.respond(bytes::Bytes::from_static(b"rs-ok"))
                         .await
                         .expect("respond");
-                    return;
+                    // Handed back: a dropped subscriber makes serf-rs log errors.
+                    return rs_events;
                 }
             }
         }
@@ -143,7 +152,7 @@ async fn mixed_cluster(test: &str, keys: Vec<Vec<u8>>) {
         "rs acks: {out}"
     );
     assert_eq!(json["Responses"]["rs"], "rs-ok", "{out}");
-    tokio::time::timeout(BOUND, answer)
+    let _rs_events = tokio::time::timeout(BOUND, answer)
         .await
         .expect("the query reached the serf-rs node")
         .expect("answering task");
@@ -159,6 +168,13 @@ async fn mixed_cluster(test: &str, keys: Vec<Vec<u8>>) {
     }
     for name in ["go-1", "go-2"] {
         assert_eq!(status_in_rs(&rs, name).await, Some(MemberStatus::Alive));
+    }
+
+    // A graceful leave ends `left`, not `failed`, on the Go side.
+    rs.leave().await.expect("serf-rs leaves");
+    for agent in [&go1, &go2] {
+        agent.wait_for_status("rs", "left").await;
+        agent.assert_no_wire_complaints(&[]);
     }
     rs.shutdown().await.expect("serf-rs shuts down");
 }
