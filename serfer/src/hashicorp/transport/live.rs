@@ -16,7 +16,7 @@ type T = HashiCorpTransport;
 type D = serf::DefaultDelegate<T>;
 type S = serf::Serf<T, D>;
 
-/// A Serfer-configured serf-rs node (Go's LAN probe timings, a tag) on the
+/// A Serfer-configured serf-rs node (Go's LAN probe timings, two tags) on the
 /// translating transport.
 async fn start(name: &str, keys: &[Vec<u8>]) -> (S, EventSubscriber<T, D>) {
     let (producer, events) = EventProducer::unbounded();
@@ -25,7 +25,9 @@ async fn start(name: &str, keys: &[Vec<u8>]) -> (S, EventSubscriber<T, D>) {
         .with_probe_timeout(Duration::from_millis(500));
     let opts = serf::Options::new()
         .with_memberlist_options(ml)
-        .with_tags([("role", "rs")].into_iter())
+        // Not in sorted order, which Go's encoding of the meta would impose:
+        // the meta must still come back to each node byte for byte.
+        .with_tags([("zone", name), ("role", "rs")].into_iter())
         .with_coalesce_period(Duration::ZERO)
         .with_quiescent_period(Duration::ZERO)
         .with_user_coalesce_period(Duration::ZERO)
@@ -105,6 +107,19 @@ async fn mixed_cluster(test: &str, keys: Vec<Vec<u8>>) {
     go2.wait_for_status("go-1", "alive").await;
     wait_rs_alive(&rs, "go-2").await;
 
+    // A second serf-rs node joins through the Go agent and learns the first
+    // from Go's state: serf-rs node meta and Serf state relayed by Go.
+    let (rs2, rs2_events) = start("rs-2", &keys).await;
+    rs2.join(MaybeResolvedAddress::Resolved(go2.bind), false)
+        .await
+        .expect("the second serf-rs node joins the second Go agent");
+    for name in ["go-1", "go-2", "rs"] {
+        wait_rs_alive(&rs2, name).await;
+    }
+    wait_rs_alive(&rs, "rs-2").await;
+    let record = go1.wait_for_status("rs-2", "alive").await;
+    assert_eq!(record["tags"]["zone"], "rs-2");
+
     // Events both ways.
     go1.cli("event", &["from-go", "hello"]).await;
     let payload = wait_event(&rs_events, "from-go").await;
@@ -112,6 +127,8 @@ async fn mixed_cluster(test: &str, keys: Vec<Vec<u8>>) {
     rs.user_event("from-rs", add_trailer(b"world"), false)
         .await
         .expect("serf-rs sends an event");
+    let payload = wait_event(&rs2_events, "from-rs").await;
+    assert_eq!(&strip_trailer(&payload)[..], b"world");
     for agent in [&go1, &go2] {
         eventually(
             "a Go agent receives the serf-rs node's event",
@@ -161,13 +178,16 @@ async fn mixed_cluster(test: &str, keys: Vec<Vec<u8>>) {
     tokio::time::sleep(Duration::from_secs(5)).await;
     for agent in [&go1, &go2] {
         let members = agent.members().await;
-        for name in ["go-1", "go-2", "rs"] {
+        for name in ["go-1", "go-2", "rs", "rs-2"] {
             assert_eq!(members[name]["status"], "alive", "{name} in {members:?}");
         }
         agent.assert_no_wire_complaints(&[]);
     }
-    for name in ["go-1", "go-2"] {
+    for name in ["go-1", "go-2", "rs-2"] {
         assert_eq!(status_in_rs(&rs, name).await, Some(MemberStatus::Alive));
+    }
+    for name in ["go-1", "go-2", "rs"] {
+        assert_eq!(status_in_rs(&rs2, name).await, Some(MemberStatus::Alive));
     }
 
     // A graceful leave ends `left`, not `failed`, on the Go side.
@@ -176,7 +196,14 @@ async fn mixed_cluster(test: &str, keys: Vec<Vec<u8>>) {
         agent.wait_for_status("rs", "left").await;
         agent.assert_no_wire_complaints(&[]);
     }
+    eventually(
+        "the second serf-rs node sees the first left",
+        BOUND,
+        || async { (status_in_rs(&rs2, "rs").await == Some(MemberStatus::Left)).then_some(()) },
+    )
+    .await;
     rs.shutdown().await.expect("serf-rs shuts down");
+    rs2.shutdown().await.expect("serf-rs shuts down");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -518,10 +518,29 @@ mod sockets {
     /// Upper bound of every wait; each one ends as soon as its condition holds.
     const BOUND: Duration = Duration::from_secs(20);
 
-    async fn start(name: &str, keys: &[Vec<u8>]) -> (S, EventSubscriber<T, D>) {
+    /// A node; with `engine_keyring`, memberlist-core gets the keys too (as
+    /// Serfer configures it, so that Serf's key manager has a keyring), but
+    /// without verifying incoming traffic, which the transport decrypts.
+    async fn start_with(
+        name: &str,
+        keys: &[Vec<u8>],
+        engine_keyring: bool,
+    ) -> (S, EventSubscriber<T, D>) {
         let (producer, events) = EventProducer::unbounded();
+        let ml = serf::MemberlistOptions::local();
+        let ml = match keys.first() {
+            Some(primary) if engine_keyring => {
+                let secret = serf::types::SecretKey::Aes128(primary[..].try_into().unwrap());
+                ml.with_primary_key(secret)
+                    .with_secret_keys(vec![secret].into())
+                    .with_encryption_algo(serf::types::EncryptionAlgorithm::NoPadding)
+                    .with_gossip_verify_outgoing(true)
+                    .with_gossip_verify_incoming(false)
+            }
+            _ => ml,
+        };
         let opts = serf::Options::new()
-            .with_memberlist_options(serf::MemberlistOptions::local())
+            .with_memberlist_options(ml)
             .with_coalesce_period(Duration::ZERO)
             .with_quiescent_period(Duration::ZERO)
             .with_user_coalesce_period(Duration::ZERO)
@@ -572,9 +591,9 @@ mod sockets {
         .unwrap_or_else(|_| panic!("event {name} never arrived"))
     }
 
-    async fn two_nodes_join_and_exchange_an_event(keys: Vec<Vec<u8>>) {
-        let (a, _a_events) = start("a", &keys).await;
-        let (b, b_events) = start("b", &keys).await;
+    async fn two_nodes_join_and_exchange_an_event(keys: Vec<Vec<u8>>, engine_keyring: bool) {
+        let (a, _a_events) = start_with("a", &keys, engine_keyring).await;
+        let (b, b_events) = start_with("b", &keys, engine_keyring).await;
         let a_addr = *a.advertise_node().address();
         b.join(MaybeResolvedAddress::Resolved(a_addr), false)
             .await
@@ -596,11 +615,18 @@ mod sockets {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_serf_rs_nodes_form_a_cluster_over_the_go_wire() {
-        two_nodes_join_and_exchange_an_event(vec![]).await;
+        two_nodes_join_and_exchange_an_event(vec![], false).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_serf_rs_nodes_form_an_encrypted_cluster_over_the_go_wire() {
-        two_nodes_join_and_exchange_an_event(vec![KEY.to_vec()]).await;
+        two_nodes_join_and_exchange_an_event(vec![KEY.to_vec()], false).await;
+    }
+
+    /// The transport declares itself secure, so memberlist-core's own
+    /// encryption (which Go cannot read) stays off even with a keyring.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_memberlist_keyring_does_not_double_encrypt() {
+        two_nodes_join_and_exchange_an_event(vec![KEY.to_vec()], true).await;
     }
 }
