@@ -630,3 +630,147 @@ mod sockets {
         two_nodes_join_and_exchange_an_event(vec![KEY.to_vec()], true).await;
     }
 }
+
+/// The transport alone on real sockets, without memberlist: what it hands
+/// over and what it puts on the wire.
+mod transport_alone {
+    use memberlist_proto::{Payload, ProtoReader, ProtoWriter};
+    use serf::transport::{Connection, Transport};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::super::super::crypto::{self, Version};
+    use super::super::{HashiCorpTransport, HashiCorpTransportOptions};
+    use super::*;
+
+    const BOUND: std::time::Duration = std::time::Duration::from_secs(10);
+
+    async fn transport(name: &str, keys: &[Vec<u8>]) -> HashiCorpTransport {
+        let opts =
+            HashiCorpTransportOptions::new(name, addr("127.0.0.1:0")).with_keys(keys.to_vec());
+        HashiCorpTransport::new(opts)
+            .await
+            .expect("transport binds")
+    }
+
+    fn payload(bytes: &[u8]) -> Payload {
+        let mut p = Payload::new(0, bytes.len());
+        p.data_mut().copy_from_slice(bytes);
+        p
+    }
+
+    /// One whole serf-rs message from a reader: the reader serves a decoded
+    /// Go message at once.
+    async fn read_rs(reader: &mut impl ProtoReader) -> RsMsg {
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = tokio::time::timeout(BOUND, reader.read(&mut buf))
+            .await
+            .expect("a message within the bound")
+            .expect("read");
+        decode_rs(&buf[..n]).expect("serf-rs bytes")
+    }
+
+    async fn packets_and_streams(keys: Vec<Vec<u8>>) {
+        let a = transport("a", &keys).await;
+        let b = transport("b", &keys).await;
+        let (a_addr, b_addr) = (*a.advertise_address(), *b.advertise_address());
+        let encrypts = !keys.is_empty();
+        assert_eq!((a.packet_secure(), a.stream_secure()), (encrypts, encrypts));
+
+        // A packet: serf-rs bytes in at one end, the same message out at the other.
+        let sent = RsMessage::Ping(Ping::new(
+            1,
+            Node::new(SmolStr::new("a"), a_addr),
+            Node::new(SmolStr::new("b"), b_addr),
+        ));
+        a.send_to(&b_addr, payload(&rs_packet(std::slice::from_ref(&sent))))
+            .await
+            .expect("send");
+        let got = tokio::time::timeout(BOUND, b.packet().recv())
+            .await
+            .expect("a packet within the bound")
+            .expect("packet");
+        assert_eq!(*got.from(), a_addr);
+        assert_eq!(packet::split(got.payload()).unwrap(), vec![sent.clone()]);
+
+        // A stream, transport to transport: ping, then ack on the same connection.
+        let conn = a
+            .open(&b_addr, tokio::time::Instant::now() + BOUND)
+            .await
+            .expect("open");
+        let (mut a_reader, mut a_writer) = conn.split();
+        a.write(&mut a_writer, payload(&encode_rs(&sent).unwrap()))
+            .await
+            .expect("write");
+        let (from, conn) = tokio::time::timeout(BOUND, b.stream().recv())
+            .await
+            .expect("a connection within the bound")
+            .expect("stream");
+        assert_eq!(from.ip(), a_addr.ip());
+        let (mut b_reader, mut b_writer) = conn.split();
+        assert_eq!(read_rs(&mut b_reader).await, sent);
+        let ack = RsMessage::Ack(memberlist_proto::Ack::new(1));
+        b.write(&mut b_writer, payload(&encode_rs(&ack).unwrap()))
+            .await
+            .expect("write ack");
+        assert_eq!(read_rs(&mut a_reader).await, ack);
+
+        // A Go node's TCP fallback ping, written with the codec alone, and
+        // the Go ack it gets back.
+        let mut raw = tokio::net::TcpStream::connect(b_addr).await.unwrap();
+        let ping = StreamMessage::Ping(go::Ping {
+            seq_no: 9,
+            node: "b".into(),
+            source_addr: vec![127, 0, 0, 1],
+            source_port: 1,
+            source_node: "go".into(),
+        })
+        .encode_stream(true)
+        .unwrap();
+        let ping = match keys.first() {
+            Some(k) => crypto::encrypt_stream(Version::V1, k, &ping).unwrap(),
+            None => ping,
+        };
+        raw.write_all(&ping).await.unwrap();
+        let (_, conn) = tokio::time::timeout(BOUND, b.stream().recv())
+            .await
+            .expect("a connection within the bound")
+            .expect("stream");
+        let (mut reader, mut writer) = conn.split();
+        let RsMessage::Ping(p) = read_rs(&mut reader).await else {
+            panic!("not a ping")
+        };
+        assert_eq!((p.sequence_number(), p.source().id().as_str()), (9, "go"));
+        let ack = RsMessage::Ack(memberlist_proto::Ack::new(9));
+        b.write(&mut writer, payload(&encode_rs(&ack).unwrap()))
+            .await
+            .unwrap();
+        ProtoWriter::close(&mut writer).await.unwrap();
+        let mut reply = Vec::new();
+        tokio::time::timeout(BOUND, raw.read_to_end(&mut reply))
+            .await
+            .expect("the reply within the bound")
+            .unwrap();
+        let go_side = wire("go", A, keys.clone());
+        let msg = go_side
+            .decode_stream(&reply)
+            .unwrap()
+            .expect("a whole message");
+        assert!(
+            matches!(&msg, StreamMessage::Ack(a) if a.seq_no == 9),
+            "{msg:?}"
+        );
+
+        a.shutdown().await.unwrap();
+        b.shutdown().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn packets_and_streams_cross_real_sockets() {
+        packets_and_streams(vec![]).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn encrypted_packets_and_streams_cross_real_sockets() {
+        packets_and_streams(vec![KEY.to_vec()]).await;
+    }
+}
