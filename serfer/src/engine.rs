@@ -36,7 +36,7 @@ pub use serf::Options as EngineOptions;
 
 /// Bytes of Serfer's event trailer: 8 random bytes and a 2-byte mark.
 pub(crate) const TRAILER_LEN: usize = 10;
-const TRAILER_MARK: [u8; 2] = [0x5e, 0xf7];
+pub(crate) const TRAILER_MARK: [u8; 2] = [0x5e, 0xf7];
 
 /// serf-rs applies its size limit both to name + payload and to the encoded
 /// message (Lamport time, lengths, flags). Serfer checks name + payload itself,
@@ -56,11 +56,18 @@ pub const MAX_EVENT_SIZE: usize = 1024;
 /// duplicate. A random nonce makes every send distinct; true duplicates of one send
 /// (the same gossip received twice) still carry the same nonce and are still dropped.
 pub(crate) fn add_trailer(payload: &[u8]) -> bytes::Bytes {
+    with_trailer(payload, rand::random()).into()
+}
+
+/// `payload` followed by a trailer carrying `nonce`. The HashiCorp transport
+/// derives the nonce from the event itself, so that copies of one Go event
+/// (which carries no trailer) stay duplicates of each other.
+pub(crate) fn with_trailer(payload: &[u8], nonce: [u8; 8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + TRAILER_LEN);
     out.extend_from_slice(payload);
-    out.extend_from_slice(&rand::random::<[u8; 8]>());
+    out.extend_from_slice(&nonce);
     out.extend_from_slice(&TRAILER_MARK);
-    out.into()
+    out
 }
 
 /// Removes Serfer's trailer; payloads from senders that add none pass unchanged.

@@ -47,7 +47,8 @@ mod engine;
 mod error;
 pub mod extract;
 pub mod handler;
-// The HashiCorp gossip-wire codec used by the coming `--wire hashicorp` transport (issue #5).
+// The HashiCorp gossip-wire codec and translating transport behind the coming
+// `--wire hashicorp` option (issue #5).
 #[cfg_attr(not(test), allow(dead_code))]
 mod hashicorp;
 mod keys;

@@ -59,7 +59,7 @@ const UDP_BUFFER: usize = 65536;
 const EVENT_SLOTS: usize = 512;
 
 /// The longest any condition is waited for.
-const BOUND: Duration = Duration::from_secs(30);
+pub(super) const BOUND: Duration = Duration::from_secs(30);
 
 /// Pause between two checks of a polled condition.
 const POLL: Duration = Duration::from_millis(250);
@@ -874,7 +874,7 @@ fn socket_addr(ip: &[u8], port: u16) -> Option<SocketAddr> {
 
 /// `true` when `/usr/bin/serf` is there. Otherwise prints a `SKIP` notice, or
 /// panics under `CI=true`: a skip must never count as a pass on CI.
-fn serf_installed(test: &str) -> bool {
+pub(super) fn serf_installed(test: &str) -> bool {
     if Path::new(SERF).exists() {
         return true;
     }
@@ -903,10 +903,10 @@ fn free_port() -> u16 {
 
 /// A running `serf agent`. Dropping it kills the process by PID and reaps it;
 /// if the test is failing, its log is printed first.
-struct Agent {
+pub(super) struct Agent {
     name: String,
     child: Child,
-    bind: SocketAddr,
+    pub(super) bind: SocketAddr,
     rpc: SocketAddr,
     log: PathBuf,
 }
@@ -914,7 +914,7 @@ struct Agent {
 impl Agent {
     /// Starts `serf agent` with `extra` flags and waits (bounded) until its RPC
     /// port accepts connections, which it opens once gossip is up.
-    async fn start(name: &str, extra: &[String]) -> Agent {
+    pub(super) async fn start(name: &str, extra: &[String]) -> Agent {
         let bind = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let rpc = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let log = std::env::temp_dir().join(format!(
@@ -960,14 +960,14 @@ impl Agent {
         }
     }
 
-    fn log_text(&self) -> String {
+    pub(super) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Panics if memberlist or Serf logged an error or warning (a packet it
     /// could not decode, a bad checksum, a failed probe, …), except lines
     /// containing one of `expected`.
-    fn assert_no_wire_complaints(&self, expected: &[&str]) {
+    pub(super) fn assert_no_wire_complaints(&self, expected: &[&str]) {
         let log = self.log_text();
         let complaints: Vec<&str> = log
             .lines()
@@ -985,7 +985,7 @@ impl Agent {
 
     /// Runs `serf <command> -rpc-addr=<this agent> <args>` and returns its
     /// stdout; panics if it fails or takes longer than [`BOUND`].
-    async fn cli(&self, command: &str, args: &[&str]) -> String {
+    pub(super) async fn cli(&self, command: &str, args: &[&str]) -> String {
         let child = tokio::process::Command::new(SERF)
             .arg(command)
             .arg(format!("-rpc-addr={}", self.rpc))
@@ -1009,7 +1009,7 @@ impl Agent {
     }
 
     /// `serf members -format=json`: name → member record.
-    async fn members(&self) -> BTreeMap<String, serde_json::Value> {
+    pub(super) async fn members(&self) -> BTreeMap<String, serde_json::Value> {
         let out = self.cli("members", &["-format=json"]).await;
         let json: serde_json::Value = serde_json::from_str(&out)
             .unwrap_or_else(|e| panic!("members output is not JSON ({e}): {out}"));
@@ -1028,7 +1028,7 @@ impl Agent {
     }
 
     /// Waits until `name` has `status` here; returns its member record.
-    async fn wait_for_status(&self, name: &str, status: &str) -> serde_json::Value {
+    pub(super) async fn wait_for_status(&self, name: &str, status: &str) -> serde_json::Value {
         eventually(
             &format!("{} lists {name} as {status}", self.name),
             BOUND,
@@ -1060,7 +1060,7 @@ impl Drop for Agent {
 }
 
 /// Polls `probe` until it gives a value; panics with `what` after `bound`.
-async fn eventually<T, F, Fut>(what: &str, bound: Duration, mut probe: F) -> T
+pub(super) async fn eventually<T, F, Fut>(what: &str, bound: Duration, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -1214,11 +1214,11 @@ async fn check_query(agent: &Agent, peer: &mut Peer, filters: &[&str]) -> serde_
     json
 }
 
-fn test_key() -> Vec<u8> {
+pub(super) fn test_key() -> Vec<u8> {
     (0u8..16).collect()
 }
 
-fn base64(key: &[u8]) -> String {
+pub(super) fn base64(key: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(key)
 }
 

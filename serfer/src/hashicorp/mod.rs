@@ -19,6 +19,8 @@
 //!   payload coordinate (§7, §9.2, §9.8).
 //! * [`msgpack`]: the go-msgpack dialect all of them are written in (§2).
 //! * [`translate`]: serf-rs's messages ↔ these, for the translating transport.
+//! * [`transport`]: the translating transport itself, a memberlist-core
+//!   `Transport` that puts serf-rs on Go's wire.
 //!
 //! Receiving a packet: [`crypto::decrypt_packet`] (if a keyring is set), then
 //! [`frame::decode_packet`], then [`serf::SerfMessage::decode`] on each
@@ -37,6 +39,7 @@ pub mod memberlist;
 pub mod msgpack;
 pub mod serf;
 pub mod translate;
+pub mod transport;
 
 #[cfg(test)]
 mod live_tests;
