@@ -276,6 +276,24 @@ async fn info_and_monitor() {
     assert!(out.contains("\tmembers = 3"), "{out}");
     assert!(out.contains("\trole = web"), "{out}");
 
+    // `serf reachability` sends the internal `_serf_ping` query; every node acks.
+    let (code, out) = run_serf(&serf, &["reachability", &r]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Successfully contacted all live nodes"),
+        "{out}"
+    );
+    for n in c.nodes() {
+        assert!(out.contains(&format!("Ack from '{}'", n.name())), "{out}");
+    }
+    // `serf rtt` reads both nodes' coordinates (get-coordinate).
+    let (code, out) = run_serf(&serf, &["rtt", &r, c.node(1).name()]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(c.node(0).name()) && out.contains(c.node(1).name()) && out.contains("rtt:"),
+        "{out}"
+    );
+
     // `serf monitor` runs until stopped: read its output while logging something.
     let mut child = tokio::process::Command::new(&serf)
         .args(["monitor", &r, "-log-level=INFO"])
