@@ -277,7 +277,7 @@ async fn info_and_monitor() {
     assert!(out.contains("\trole = web"), "{out}");
 
     // `serf reachability` sends the internal `_serf_ping` query; every node acks.
-    let (code, out) = run_serf(&serf, &["reachability", &r]).await;
+    let (code, out) = run_serf(&serf, &["reachability", &r, "-verbose"]).await;
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("Successfully contacted all live nodes"),
@@ -286,7 +286,16 @@ async fn info_and_monitor() {
     for n in c.nodes() {
         assert!(out.contains(&format!("Ack from '{}'", n.name())), "{out}");
     }
-    // `serf rtt` reads both nodes' coordinates (get-coordinate).
+    // `serf rtt` reads both nodes' coordinates (get-coordinate). Node 0 has one
+    // for node 1 once it has probed it.
+    let peer = c.node(1).name().to_owned();
+    serfer::testing::wait_until(Duration::from_secs(20), "a coordinate for node 1", || {
+        let n = c.node(0).clone();
+        let peer = peer.clone();
+        async move { n.coordinate(&peer).is_some() }
+    })
+    .await
+    .unwrap();
     let (code, out) = run_serf(&serf, &["rtt", &r, c.node(1).name()]).await;
     assert_eq!(code, 0, "{out}");
     assert!(

@@ -31,6 +31,18 @@ enum Command {
     },
     /// Runs the benchmark and prints the table.
     Run(RunArgs),
+    /// Times convergence alone, several times per size, both implementations.
+    Converge {
+        /// Cluster sizes.
+        #[arg(long, value_delimiter = ',', default_value = "3,10")]
+        sizes: Vec<usize>,
+        /// Clusters started per implementation and size.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// The `serf` binary.
+        #[arg(long, default_value = "/usr/bin/serf")]
+        serf: String,
+    },
 }
 
 /// What to measure.
@@ -99,6 +111,24 @@ fn main() {
                 }
             });
             // Give killed children a moment to be reaped before exiting.
+            std::thread::sleep(Duration::from_millis(100));
+            std::process::exit(code);
+        }
+        Command::Converge { sizes, runs, serf } => {
+            let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+            let code = rt.block_on(async move {
+                match measure::converge_all(&sizes, runs, &serf).await {
+                    Ok(table) => {
+                        println!("clusters per size: {runs} each (median)\n");
+                        println!("{}", report::rows(&table));
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        1
+                    }
+                }
+            });
             std::thread::sleep(Duration::from_millis(100));
             std::process::exit(code);
         }

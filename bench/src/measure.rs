@@ -147,25 +147,34 @@ struct Node {
 /// Receipts of user events: (node index, event id, when).
 type Receipt = (usize, u64, Instant);
 
-async fn run_one(
-    imp: Impl,
-    n: usize,
-    args: &RunArgs,
-) -> Result<Vec<(&'static str, Value2)>, String> {
-    let mut out = Vec::new();
-    let tag = format!("{:x}", std::process::id());
-    let log_dir = std::env::temp_dir().join(format!("serfer-bench-{tag}"));
-    std::fs::create_dir_all(&log_dir).map_err(|e| format!("{}: {e}", log_dir.display()))?;
+/// The log file of node `i` of a cluster.
+fn log_name(imp: Impl, n: usize, run: usize, i: usize) -> String {
     let short = match imp {
         Impl::Serfer => "serfer",
         Impl::Go => "go",
     };
+    format!("{short}-n{n}-r{run}-{i}.log")
+}
+
+/// Starts `n` nodes of `imp` and waits until every node sees all `n` alive.
+/// Returns the nodes and the convergence time (start of the first process to all
+/// alive, without the deliberate pauses between starts). `run` tells apart the
+/// clusters of one benchmark process (node names and log files).
+async fn start_cluster(
+    imp: Impl,
+    n: usize,
+    serf: &str,
+    run: usize,
+) -> Result<(Vec<Node>, Duration), String> {
+    let tag = format!("{:x}", std::process::id());
+    let log_dir = std::env::temp_dir().join(format!("serfer-bench-{tag}"));
+    std::fs::create_dir_all(&log_dir).map_err(|e| format!("{}: {e}", log_dir.display()))?;
     let logs: Vec<_> = (0..n)
-        .map(|i| log_dir.join(format!("{short}-n{n}-{i}.log")))
+        .map(|i| log_dir.join(log_name(imp, n, run, i)))
         .collect();
     let started = Instant::now();
     let mut procs = Vec::with_capacity(n);
-    let first = cluster::spawn(imp, &args.serf, &format!("b{tag}-0"), None, &logs[0])
+    let first = cluster::spawn(imp, serf, &format!("b{tag}-{run}-0"), None, &logs[0])
         .map_err(|e| e.to_string())?;
     let seed = first.gossip.clone();
     procs.push(first);
@@ -181,11 +190,11 @@ async fn run_one(
     // pauses are taken out of the convergence time.
     let mut paused = Duration::ZERO;
     for (i, log) in logs.iter().enumerate().skip(1) {
-        let pause = phase_ms(i as u64 + 1_000_000);
+        let pause = phase_ms((run * 1_000 + i) as u64 + 1_000_000);
         tokio::time::sleep(pause).await;
         paused += pause;
         procs.push(
-            cluster::spawn(imp, &args.serf, &format!("b{tag}-{i}"), Some(&seed), log)
+            cluster::spawn(imp, serf, &format!("b{tag}-{run}-{i}"), Some(&seed), log)
                 .map_err(|e| e.to_string())?,
         );
     }
@@ -195,7 +204,8 @@ async fn run_one(
         nodes.push(Node { proc: p, client });
     }
 
-    // Convergence: every node sees all N alive.
+    // Convergence: every node sees all N alive. Polled every 10 ms: at 50 ms the
+    // poll alone added up to a fifth of a 3-node convergence.
     let converge_by = Instant::now() + Duration::from_secs(120);
     loop {
         let mut all = true;
@@ -209,6 +219,9 @@ async fn run_one(
                 .filter(|m| m.status == "alive")
                 .count();
             all &= alive == n;
+            if !all {
+                break;
+            }
         }
         if all {
             break;
@@ -216,12 +229,53 @@ async fn run_one(
         if Instant::now() > converge_by {
             return Err("did not converge within 120 s".to_owned());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    out.push((
-        "all N alive (convergence)",
-        Value2::Ms(ms(started.elapsed().saturating_sub(paused))),
-    ));
+    Ok((nodes, started.elapsed().saturating_sub(paused)))
+}
+
+/// Convergence alone, `runs` times per implementation and size, alternating the
+/// implementations: one sample per size in the full run cannot tell a cause from
+/// chance.
+pub async fn converge_all(sizes: &[usize], runs: usize, serf: &str) -> Result<Table, String> {
+    let mut samples: BTreeMap<(usize, Impl), Vec<f64>> = BTreeMap::new();
+    for run in 0..runs {
+        for &n in sizes {
+            for imp in [Impl::Serfer, Impl::Go] {
+                let (nodes, took) = start_cluster(imp, n, serf, run).await?;
+                eprintln!("   {imp}, N = {n}, run {run}: {:.0} ms", ms(took));
+                samples.entry((n, imp)).or_default().push(ms(took));
+                drop(nodes); // every process is killed by PID when its handle drops
+            }
+        }
+    }
+    let mut table = Table::new();
+    for ((n, imp), s) in samples {
+        table
+            .entry((
+                idx("all N alive (convergence)"),
+                "all N alive (convergence)",
+                n,
+            ))
+            .or_default()
+            .insert(imp, quantile(s, 0.5));
+    }
+    Ok(table)
+}
+
+async fn run_one(
+    imp: Impl,
+    n: usize,
+    args: &RunArgs,
+) -> Result<Vec<(&'static str, Value2)>, String> {
+    let mut out = Vec::new();
+    let tag = format!("{:x}", std::process::id());
+    let log_dir = std::env::temp_dir().join(format!("serfer-bench-{tag}"));
+    let (nodes, convergence) = start_cluster(imp, n, &args.serf, 0).await?;
+    out.push(("all N alive (convergence)", Value2::Ms(ms(convergence))));
+    let logs: Vec<_> = (0..n)
+        .map(|i| log_dir.join(log_name(imp, n, 0, i)))
+        .collect();
 
     // Every node: a stream of `bench` events into one channel, and `bench` queries answered at once.
     let (tx, mut receipts) = mpsc::unbounded_channel::<Receipt>();

@@ -92,7 +92,13 @@ pub fn render(table: &Table, args: &RunArgs) -> String {
         "events per row: {}, queries: {}, kills: {}, idle: {} s, bursts: {} × {} events\n\n",
         args.events, args.queries, args.kills, args.idle_secs, args.bursts, args.burst
     ));
-    s.push_str(
+    s.push_str(&rows(table));
+    s
+}
+
+/// The table itself: a row per metric and size.
+pub fn rows(table: &Table) -> String {
+    let mut s = String::from(
         "| metric | N | Serfer | Go serf | Serfer / Go | 95% interval of the ratio |\n\
          |---|---|---|---|---|---|\n",
     );

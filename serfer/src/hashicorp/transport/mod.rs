@@ -293,22 +293,16 @@ impl Transport for HashiCorpTransport {
 
     async fn shutdown(&self) -> Result<(), Self::Error> {
         let result = self.inner.shutdown().await;
-        for pump in self
-            .pumps
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-        {
-            pump.abort();
-        }
+        self.stop_pumps();
         self.packet_rx.close();
         self.stream_rx.close();
         result
     }
 }
 
-impl Drop for HashiCorpTransport {
-    fn drop(&mut self) {
+impl HashiCorpTransport {
+    /// Ends the pumps that translate what the inner transport receives.
+    fn stop_pumps(&self) {
         for pump in self
             .pumps
             .lock()
@@ -317,5 +311,11 @@ impl Drop for HashiCorpTransport {
         {
             pump.abort();
         }
+    }
+}
+
+impl Drop for HashiCorpTransport {
+    fn drop(&mut self) {
+        self.stop_pumps();
     }
 }
