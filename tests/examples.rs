@@ -125,6 +125,12 @@ impl Proc {
     fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args([signal, &pid]).status();
+        self.wait_exit(&format!("after {signal}"))
+    }
+
+    /// Waits at most 30 s for the process to exit by itself or after a signal
+    /// (`std` has no timed wait on a child, so it polls `try_wait`).
+    fn wait_exit(&mut self, when: &str) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -132,7 +138,7 @@ impl Proc {
             }
             assert!(
                 Instant::now() < deadline,
-                "{} did not exit after {signal}",
+                "{} did not exit {when}",
                 self.name
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -363,7 +369,7 @@ fn deploy_round_trips_a_typed_event_and_a_typed_answer() {
             "{line}"
         );
     }
-    let status = s.signal("-0"); // already exiting: just wait for it
+    let status = s.wait_exit("once it had printed the answers");
     assert!(status.success(), "sender exit: {status}");
     assert!(a.terminate().success());
 }

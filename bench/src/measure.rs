@@ -360,11 +360,10 @@ async fn run_one(
                 }
             }
         };
-    let wait_receipts =
+    // Milliseconds until the last of `want` nodes had it.
+    let wait_last =
         |id: u64, want: usize, sent: Instant, receipts: &mut mpsc::UnboundedReceiver<Receipt>| {
-            wait_arrivals(id, want, sent, receipts)
-                .and_then(|a| a.last().copied())
-                .map(|last| Duration::from_secs_f64(last / 1000.0))
+            wait_arrivals(id, want, sent, receipts).and_then(|a| a.last().copied())
         };
 
     // Event latency, one at a time.
@@ -434,8 +433,8 @@ async fn run_one(
         returns.push(ms(t.elapsed()));
         // Every node that answered had the query delivered first, so these are queued.
         if all_at.is_some() {
-            if let Some(d) = wait_receipts(k as u64, n, t, &mut query_receipts) {
-                spreads.push(ms(d));
+            if let Some(last) = wait_last(k as u64, n, t, &mut query_receipts) {
+                spreads.push(last);
             }
         }
     }
@@ -558,8 +557,8 @@ async fn run_one(
         let mut failure = None;
         for id in first_id..first_id + SIZED {
             match send_and_wait(id, size).await {
-                Ok(sent) => match wait_receipts(id, n, sent, &mut receipts) {
-                    Some(d) => times.push(ms(d)),
+                Ok(sent) => match wait_last(id, n, sent, &mut receipts) {
+                    Some(last) => times.push(last),
                     None => failure = Some("not delivered in 60 s".to_owned()),
                 },
                 Err(e) => failure = Some(format!("refused: {e}")),

@@ -38,6 +38,13 @@ struct MetaPair {
     go: Vec<u8>,
 }
 
+/// Which side's encoding a meta is in.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Rs,
+    Go,
+}
+
 /// The translator's memory of nodes, shared by its packet and stream paths.
 #[derive(Debug, Default)]
 pub struct Peers {
@@ -70,20 +77,7 @@ impl Peers {
         rs_meta: &[u8],
         encode: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
     ) -> Result<Vec<u8>, E> {
-        let cached = self.with(name, |seen| match &seen.meta {
-            Some(m) if m.rs == rs_meta => Some(m.go.clone()),
-            _ => None,
-        });
-        if let Some(go) = cached {
-            return Ok(go);
-        }
-        let go = encode(rs_meta)?;
-        let pair = MetaPair {
-            rs: rs_meta.to_vec(),
-            go: go.clone(),
-        };
-        self.with(name, |seen| seen.meta = Some(pair));
-        Ok(go)
+        self.translate_meta(name, Side::Rs, rs_meta, encode)
     }
 
     /// The serf-rs meta for `go_meta`, the mirror of [`Peers::meta_to_go`].
@@ -93,20 +87,42 @@ impl Peers {
         go_meta: &[u8],
         encode: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
     ) -> Result<Vec<u8>, E> {
-        let cached = self.with(name, |seen| match &seen.meta {
-            Some(m) if m.go == go_meta => Some(m.rs.clone()),
-            _ => None,
+        self.translate_meta(name, Side::Go, go_meta, encode)
+    }
+
+    /// `from` (in `side`'s encoding) in the other side's: the remembered pair's
+    /// other half when `from` is its `side` half, else `encode(from)`, remembered.
+    fn translate_meta<E>(
+        &self,
+        name: &SmolStr,
+        side: Side,
+        from: &[u8],
+        encode: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+    ) -> Result<Vec<u8>, E> {
+        let cached = self.with(name, |seen| {
+            let m = seen.meta.as_ref()?;
+            let (same, other) = match side {
+                Side::Rs => (&m.rs, &m.go),
+                Side::Go => (&m.go, &m.rs),
+            };
+            (same.as_slice() == from).then(|| other.clone())
         });
-        if let Some(rs) = cached {
-            return Ok(rs);
+        if let Some(hit) = cached {
+            return Ok(hit);
         }
-        let rs = encode(go_meta)?;
-        let pair = MetaPair {
-            rs: rs.clone(),
-            go: go_meta.to_vec(),
+        let to = encode(from)?;
+        let pair = match side {
+            Side::Rs => MetaPair {
+                rs: from.to_vec(),
+                go: to.clone(),
+            },
+            Side::Go => MetaPair {
+                rs: to.clone(),
+                go: from.to_vec(),
+            },
         };
         self.with(name, |seen| seen.meta = Some(pair));
-        Ok(rs)
+        Ok(to)
     }
 
     /// Records where `name` is and, if it said so, its versions.
