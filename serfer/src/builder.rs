@@ -9,7 +9,7 @@ use std::time::Duration;
 use serf::types::MaybeResolvedAddress;
 use tokio::sync::{watch, Mutex};
 
-use crate::config::{default_name, Config, Profile, DEFAULT_PORT};
+use crate::config::{default_name, Config, Profile, Wire, DEFAULT_PORT};
 use crate::engine::{self, EngineOptions, Serf, MAX_EVENT_SIZE};
 use crate::error::Error;
 use crate::extract::{ForMember, ForQuery, ForUserEvent, StateMap};
@@ -129,6 +129,14 @@ impl NodeBuilder {
     /// Failure-detection timing (default [`Profile::Lan`]).
     pub fn profile(mut self, profile: Profile) -> Self {
         self.cfg.profile = profile;
+        self
+    }
+
+    /// The gossip wire format (default [`Wire::SerfRs`]); [`Wire::HashiCorp`] to
+    /// be a peer of HashiCorp's `serf agent`. Every node of a cluster must speak
+    /// the same one.
+    pub fn wire(mut self, wire: Wire) -> Self {
+        self.cfg.wire = wire;
         self
     }
 
@@ -332,20 +340,23 @@ impl NodeBuilder {
         let opts = engine::options(&cfg)?;
         // The escape hatch may have changed it; errors must name the real one.
         let query_size_limit = opts.query_size_limit();
-        let serf: Serf =
-            Serf::with_event_producer(engine::transport_options(&cfg, &name), opts, producer)
-                .await
-                .map_err(|e| {
-                    let text = e.to_string();
-                    if text.contains("bind") || text.contains("in use") {
-                        Error::Bind {
-                            addr: cfg.bind,
-                            reason: text,
-                        }
-                    } else {
-                        Error::engine("starting the node", e)
+        let (transport, wire_keys) = engine::transport_options(&cfg, &name);
+        let serf: Serf = Serf::with_event_producer(transport, opts, producer)
+            .await
+            .map_err(|e| {
+                let text = e.to_string();
+                if text.contains("bind") || text.contains("in use") {
+                    Error::Bind {
+                        addr: cfg.bind,
+                        reason: text,
                     }
-                })?;
+                } else {
+                    Error::engine("starting the node", e)
+                }
+            })?;
+        if let Some(keys) = wire_keys {
+            engine::follow_engine_keyring(&serf, &keys);
+        }
         let addr = *serf.advertise_node().address();
         let (lifecycle, _) = watch::channel(Lifecycle::Running);
         let node = Node {

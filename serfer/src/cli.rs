@@ -12,6 +12,7 @@
 //! | `--tag K=V` (repeatable) | `SERFER_TAG` (comma-separated) | tags |
 //! | `--snapshot PATH` | `SERFER_SNAPSHOT` | snapshot file |
 //! | `--profile lan\|wan\|local` | `SERFER_PROFILE` | failure-detection timing |
+//! | `--wire serf-rs\|hashicorp` | `SERFER_WIRE` | gossip wire format; `hashicorp` to join `serf agent`s |
 //! | `--replay` | `SERFER_REPLAY` | replay recent events on join |
 //! | `--log LEVEL` | `SERFER_LOG` | log level (default `info`) |
 //! | `--rpc-addr ADDR` | `SERFER_RPC_ADDR` | serve Serf's agent RPC (off by default) |
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::{Node, NodeBuilder, Profile};
+use crate::{Node, NodeBuilder, Profile, Wire};
 
 /// The command-line settings of a node started by [`run!`](crate::run).
 #[derive(Debug, Clone, Parser)]
@@ -69,6 +70,15 @@ pub struct Args {
         default_value = "lan"
     )]
     pub profile: Profile,
+    /// Gossip wire format: serf-rs, or hashicorp to be a peer of HashiCorp's
+    /// `serf agent`. Every node of a cluster must speak the same one.
+    #[arg(
+        long,
+        env = "SERFER_WIRE",
+        value_name = "WIRE",
+        default_value = "serf-rs"
+    )]
+    pub wire: Wire,
     /// The user-event size limit in bytes, name plus payload (at most 1024).
     #[arg(
         long,
@@ -110,6 +120,7 @@ impl Args {
         b = b
             .bind(self.bind.clone())
             .profile(self.profile)
+            .wire(self.wire)
             .max_event_size(self.max_event_size);
         if let Some(a) = &self.advertise {
             b = b.advertise(a.clone());

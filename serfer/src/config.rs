@@ -48,6 +48,57 @@ impl std::str::FromStr for Profile {
     }
 }
 
+/// The gossip wire format a node speaks.
+///
+/// Every node of a cluster must speak the same one. serf-rs's own encoding is
+/// the default; [`Wire::HashiCorp`] makes the node a peer of HashiCorp's
+/// `serf agent` (and of the Go Serfer), so that a stock agent can join it and
+/// `serf members`, `serf event` and `serf query` work across both.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), serfer::Error> {
+/// // A peer of `serf agent -encrypt=QUJDREVGR0hJSktMTU5PUA== -bind=127.0.0.1:7946`.
+/// let node = serfer::Node::builder()
+///     .wire(serfer::Wire::HashiCorp)
+///     .bind("127.0.0.1:7947")
+///     .key("QUJDREVGR0hJSktMTU5PUA==")
+///     .join("127.0.0.1:7946")
+///     .start()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wire {
+    /// serf-rs's encoding (the default): Serfer and serf-rs nodes only.
+    #[default]
+    SerfRs,
+    /// HashiCorp Serf's encoding (memberlist 0.2.2, Serf protocol 4/5, as
+    /// spoken by `serf agent` 0.9.4): Go agents and Serfer nodes together.
+    HashiCorp,
+}
+
+impl std::str::FromStr for Wire {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "serf-rs" => Ok(Wire::SerfRs),
+            "hashicorp" => Ok(Wire::HashiCorp),
+            other => Err(format!(
+                "unknown wire `{other}`, expected one of: serf-rs, hashicorp"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Wire::SerfRs => "serf-rs",
+            Wire::HashiCorp => "hashicorp",
+        })
+    }
+}
+
 pub(crate) type EngineTweak = Arc<dyn Fn(EngineOptions) -> EngineOptions + Send + Sync>;
 
 /// Everything a node is started with (the builder's fields, resolved).
@@ -60,6 +111,7 @@ pub(crate) struct Config {
     pub(crate) keys: Vec<Key>,
     pub(crate) tags: BTreeMap<String, String>,
     pub(crate) profile: Profile,
+    pub(crate) wire: Wire,
     pub(crate) snapshot: Option<PathBuf>,
     pub(crate) max_event_size: usize,
     pub(crate) event_buffer_size: usize,
@@ -80,6 +132,7 @@ impl Default for Config {
             keys: Vec::new(),
             tags: BTreeMap::new(),
             profile: Profile::Lan,
+            wire: Wire::SerfRs,
             snapshot: None,
             max_event_size: 512,
             event_buffer_size: 512,

@@ -5,8 +5,10 @@
 //! see [`options`]), converts members and events, and works around what serf-rs
 //! 0.5.2 cannot do through its public API. The node, builder, query and key modules
 //! call the serf-rs handle through these aliases; no serf-rs type appears in
-//! Serfer's public API except the [`EngineOptions`] escape hatch. Swapping the
-//! transport means changing [`Transport`] and [`transport_options`] only.
+//! Serfer's public API except the [`EngineOptions`] escape hatch. The transport
+//! ([`Transport`], built by [`transport_options`]) lives in
+//! `hashicorp::transport`: memberlist-net's sockets, plus the translation to
+//! HashiCorp's wire when the node is configured with [`Wire::HashiCorp`].
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -14,16 +16,14 @@ use std::time::Duration;
 
 use serf::types::{MemberStatus as EngineStatus, SmolStr, Tags};
 
-use crate::config::{Config, Profile};
+use crate::config::{Config, Profile, Wire};
+use crate::hashicorp::transport::{KeyRing, NodeTransportOptions};
 use crate::error::Error;
 use crate::member::{Member, MemberEventKind, MemberStatus};
 
-/// The transport: UDP gossip plus TCP streams, on tokio.
-pub(crate) type Transport = serf::tokio::TokioNetTransport<
-    SmolStr,
-    serf::tokio::TokioSocketAddrResolver,
-    serf::tokio::TokioTcp,
->;
+/// The transport: UDP gossip plus TCP streams, on tokio, in serf-rs's
+/// encoding or translated to HashiCorp's.
+pub(crate) type Transport = crate::hashicorp::transport::NodeTransport;
 pub(crate) type Delegate = serf::DefaultDelegate<Transport>;
 pub(crate) type Serf = serf::Serf<Transport, Delegate>;
 pub(crate) type Event = serf::event::Event<Transport, Delegate>;
@@ -111,11 +111,15 @@ pub(crate) fn options(cfg: &Config) -> Result<EngineOptions, Error> {
     let ml = if let Some((primary, _)) = cfg.keys.split_first() {
         // serf-rs needs all four settings: with a primary key alone it leaves
         // encryption off, and without verify-incoming it accepts plaintext peers.
+        // On the HashiCorp wire the transport encrypts and decrypts (and refuses
+        // plaintext), declares itself secure so memberlist-core does not encrypt
+        // again, and hands memberlist-core plaintext, which it must accept; the
+        // keyring stays so that Serf's key manager has one to change.
         ml.with_primary_key(primary.to_engine())
             .with_secret_keys(cfg.keys.iter().map(|k| k.to_engine()).collect())
             .with_encryption_algo(serf::types::EncryptionAlgorithm::NoPadding)
             .with_gossip_verify_outgoing(true)
-            .with_gossip_verify_incoming(true)
+            .with_gossip_verify_incoming(cfg.wire == Wire::SerfRs)
     } else {
         ml
     };
@@ -142,19 +146,31 @@ pub(crate) fn options(cfg: &Config) -> Result<EngineOptions, Error> {
     Ok(opts)
 }
 
-pub(crate) fn transport_options(
-    cfg: &Config,
-    name: &str,
-) -> serf::net::NetTransportOptions<
-    SmolStr,
-    serf::tokio::TokioSocketAddrResolver,
-    serf::tokio::TokioTcp,
-> {
-    let mut t = serf::net::NetTransportOptions::new(SmolStr::new(name));
-    t.add_bind_address(cfg.bind);
-    match cfg.advertise {
-        Some(a) => t.with_advertise_address(a),
-        None => t,
+/// The transport options for node `name`, and on the HashiCorp wire the
+/// keyring the transport encrypts with (see [`follow_engine_keyring`]).
+pub(crate) fn transport_options(cfg: &Config, name: &str) -> (NodeTransportOptions, Option<KeyRing>) {
+    let opts = match cfg.wire {
+        Wire::SerfRs => NodeTransportOptions::serf_rs(name, cfg.bind),
+        Wire::HashiCorp => NodeTransportOptions::hashicorp(name, cfg.bind)
+            .with_keys(cfg.keys.iter().map(|k| k.as_bytes().to_vec()).collect()),
+    };
+    let mut opts = match cfg.advertise {
+        Some(a) => NodeTransportOptions {
+            net: opts.net.with_advertise_address(a),
+            ..opts
+        },
+        None => opts,
+    };
+    let keys = opts.hashicorp.as_mut().map(|h| h.keys.clone());
+    (opts, keys)
+}
+
+/// Makes the HashiCorp transport read its keys from the engine's keyring from
+/// now on, so that `serf keys install/use/remove` (which change that keyring
+/// through Serf's key manager) change what the wire encrypts with too.
+pub(crate) fn follow_engine_keyring(serf: &Serf, keys: &KeyRing) {
+    if let Some(ring) = serf.memberlist().keyring().cloned() {
+        keys.follow(move || ring.keys().map(|k| k.as_ref().to_vec()).collect());
     }
 }
 

@@ -47,9 +47,8 @@ mod engine;
 mod error;
 pub mod extract;
 pub mod handler;
-// The HashiCorp gossip-wire codec and translating transport behind the coming
-// `--wire hashicorp` option (issue #5).
-#[cfg_attr(not(test), allow(dead_code))]
+// The node transport, and the HashiCorp gossip-wire codec and translation
+// behind `Wire::HashiCorp` (issue #5).
 mod hashicorp;
 mod keys;
 pub mod logs;
@@ -69,7 +68,7 @@ pub mod testing;
 pub mod __private;
 
 pub use builder::NodeBuilder;
-pub use config::{Profile, DEFAULT_PORT};
+pub use config::{Profile, Wire, DEFAULT_PORT};
 pub use discovery::discovered;
 pub use engine::{EngineOptions, MAX_EVENT_SIZE};
 pub use error::{Error, PayloadError, Result};

@@ -404,7 +404,8 @@ pub fn encode_rs(msg: &RsMsg) -> Result<Vec<u8>> {
     })
 }
 
-/// One memberlist message in serf-rs's encoding.
+/// One memberlist message in serf-rs's encoding (tests compare with it).
+#[cfg(test)]
 pub fn decode_rs(buf: &[u8]) -> Result<RsMsg> {
     let (_, msg) = <RsMsg as Data>::decode(buf).map_err(|e| WireError::Engine {
         what: "message decode",

@@ -1,4 +1,5 @@
-//! Stream connections: Go bytes on the socket, serf-rs bytes to memberlist-core.
+//! Stream connections: on the HashiCorp wire, Go bytes on the socket and
+//! serf-rs bytes to memberlist-core; on serf-rs's own wire, bytes untouched.
 
 use std::io;
 use std::net::SocketAddr;
@@ -8,7 +9,7 @@ use memberlist_proto::{ProtoReader, ProtoWriter};
 use serf::transport::{Connection, Transport};
 
 use super::super::error::WireError;
-use super::wire::{Wire, MAX_STREAM_MESSAGE};
+use super::wire::{GoWire, MAX_STREAM_MESSAGE};
 use super::Inner;
 
 type InnerConn = <Inner as Transport>::Connection;
@@ -22,29 +23,69 @@ fn invalid(e: WireError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
-/// A TCP connection to or from a Go node. Only the reading half translates:
-/// memberlist-core writes through [`Transport::write`], which the transport
-/// overrides, so the writing half (and [`Connection::write_all`]) passes
-/// bytes through untouched.
-pub struct GoConn {
-    reader: GoReader,
+/// A TCP connection of a node. Only the reading half translates, and only on
+/// the HashiCorp wire: memberlist-core writes through [`Transport::write`],
+/// which the transport overrides, so the writing half (and
+/// [`Connection::write_all`]) passes bytes through untouched.
+pub struct NodeConn {
+    reader: NodeReader,
     writer: InnerWriter,
 }
 
-impl GoConn {
-    /// Wraps a connection with `from` at the other end.
-    pub(super) fn new(conn: InnerConn, wire: Arc<Wire>, from: SocketAddr) -> Self {
+impl NodeConn {
+    /// Wraps a connection with `from` at the other end; `wire` is the
+    /// translation when the node speaks the HashiCorp wire.
+    pub(super) fn new(conn: InnerConn, wire: Option<Arc<GoWire>>, from: SocketAddr) -> Self {
         let (reader, writer) = conn.split();
-        GoConn {
-            reader: GoReader {
+        let reader = match wire {
+            Some(wire) => NodeReader::Go(GoReader {
                 inner: reader,
                 wire,
                 from,
                 raw: Vec::new(),
                 out: Vec::new(),
                 pos: 0,
-            },
-            writer,
+            }),
+            None => NodeReader::Plain(reader),
+        };
+        NodeConn { reader, writer }
+    }
+}
+
+/// The reading half of a [`NodeConn`].
+pub enum NodeReader {
+    /// serf-rs's own wire: the socket's bytes as they are.
+    Plain(InnerReader),
+    /// The HashiCorp wire: translated Go messages.
+    Go(GoReader),
+}
+
+impl ProtoReader for NodeReader {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            NodeReader::Plain(r) => r.read(buf).await,
+            NodeReader::Go(r) => r.read(buf).await,
+        }
+    }
+
+    async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        match self {
+            NodeReader::Plain(r) => r.read_exact(buf).await,
+            NodeReader::Go(r) => r.read_exact(buf).await,
+        }
+    }
+
+    async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            NodeReader::Plain(r) => r.peek(buf).await,
+            NodeReader::Go(r) => r.peek(buf).await,
+        }
+    }
+
+    async fn peek_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        match self {
+            NodeReader::Plain(r) => r.peek_exact(buf).await,
+            NodeReader::Go(r) => r.peek_exact(buf).await,
         }
     }
 }
@@ -59,7 +100,7 @@ impl GoConn {
 /// no Go node sends any.
 pub struct GoReader {
     inner: InnerReader,
-    wire: Arc<Wire>,
+    wire: Arc<GoWire>,
     from: SocketAddr,
     /// Go bytes read but not yet a whole message.
     raw: Vec<u8>,
@@ -163,8 +204,8 @@ impl ProtoReader for GoReader {
     }
 }
 
-impl Connection for GoConn {
-    type Reader = GoReader;
+impl Connection for NodeConn {
+    type Reader = NodeReader;
     type Writer = InnerWriter;
 
     fn split(self) -> (Self::Reader, Self::Writer) {

@@ -9,10 +9,10 @@ use serf::event::{Event, EventProducer, EventSubscriber};
 use serf::types::{MaybeResolvedAddress, MemberStatus, SmolStr};
 
 use super::super::live_tests::{base64, eventually, serf_installed, test_key, Agent, BOUND};
-use super::{HashiCorpTransport, HashiCorpTransportOptions};
+use super::{NodeTransport, NodeTransportOptions};
 use crate::engine::{add_trailer, strip_trailer};
 
-type T = HashiCorpTransport;
+type T = NodeTransport;
 type D = serf::DefaultDelegate<T>;
 type S = serf::Serf<T, D>;
 
@@ -33,7 +33,7 @@ async fn start(name: &str, keys: &[Vec<u8>]) -> (S, EventSubscriber<T, D>) {
         .with_user_coalesce_period(Duration::ZERO)
         .with_user_quiescent_period(Duration::ZERO);
     let bind: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let transport = HashiCorpTransportOptions::new(name, bind).with_keys(keys.to_vec());
+    let transport = NodeTransportOptions::hashicorp(name, bind).with_keys(keys.to_vec());
     let serf = S::with_event_producer(transport, opts, producer)
         .await
         .expect("serf-rs starts on the translating transport");

@@ -1,9 +1,11 @@
-//! The translating transport (issue #5, step 3): a memberlist-core
-//! [`Transport`] that lets serf-rs speak HashiCorp Serf's Go wire.
+//! The transport every Serfer node runs on ([`NodeTransport`]), which lets
+//! serf-rs speak HashiCorp Serf's Go wire (issue #5) when asked.
 //!
+//! On serf-rs's own wire (the default) it passes bytes through to
+//! memberlist-net's `NetTransport`. On the HashiCorp wire it translates:
 //! serf-rs frames and encodes every message above the transport, so the
 //! transport sees serf-rs bytes going out and must hand serf-rs bytes back.
-//! [`HashiCorpTransport`] translates at that seam:
+//! [`NodeTransport`] translates at that seam:
 //!
 //! * **Packets out** ([`Transport::send_to`]): the serf-rs packet (a message or
 //!   a compound; label, checksum, compression and memberlist encryption all
@@ -60,8 +62,8 @@ use serf::transport::{
 use serf::types::SmolStr;
 use tokio::task::JoinHandle;
 
-pub use conn::GoConn;
-pub use wire::Wire;
+pub use conn::NodeConn;
+pub use wire::{GoWire, KeyRing};
 
 use super::error::WireError;
 use super::translate::memberlist::Local;
@@ -75,42 +77,64 @@ type Error = <Inner as Transport>::Error;
 /// default).
 const PACKET_BUFFER: usize = 1024;
 
-/// Options of a [`HashiCorpTransport`].
-pub struct HashiCorpTransportOptions {
+/// Options of a [`NodeTransport`].
+pub struct NodeTransportOptions {
     /// The sockets: node name, bind and advertise addresses.
     pub net: NetTransportOptions<SmolStr, TokioSocketAddrResolver, TokioTcp>,
+    /// `Some` to speak HashiCorp's wire; `None` passes serf-rs's bytes through.
+    pub hashicorp: Option<HashiCorpWire>,
+}
+
+/// How a [`NodeTransport`] speaks HashiCorp's wire.
+pub struct HashiCorpWire {
     /// The keyring, primary first; empty for a plaintext cluster.
-    pub keys: Vec<Vec<u8>>,
+    pub keys: KeyRing,
     /// Compress as Go does (packets when shorter, streams always). Go nodes read
     /// both forms; on is what the Debian agent does.
     pub compress: bool,
 }
 
-impl HashiCorpTransportOptions {
-    /// Options for the node `name` bound to `bind`, plaintext, compressing.
-    pub fn new(name: &str, bind: SocketAddr) -> Self {
+impl NodeTransportOptions {
+    /// serf-rs's own wire for the node `name` bound to `bind`.
+    pub fn serf_rs(name: &str, bind: SocketAddr) -> Self {
         let mut net = NetTransportOptions::new(SmolStr::new(name));
         net.add_bind_address(bind);
-        HashiCorpTransportOptions {
+        NodeTransportOptions {
             net,
-            keys: Vec::new(),
-            compress: true,
+            hashicorp: None,
         }
     }
 
-    /// Encrypts with `keys`, the first being the primary.
+    /// HashiCorp's wire for the node `name` bound to `bind`, plaintext,
+    /// compressing.
+    pub fn hashicorp(name: &str, bind: SocketAddr) -> Self {
+        NodeTransportOptions {
+            hashicorp: Some(HashiCorpWire {
+                keys: KeyRing::fixed(Vec::new()),
+                compress: true,
+            }),
+            ..Self::serf_rs(name, bind)
+        }
+    }
+
+    /// On the HashiCorp wire, encrypts with `keys`, the first being the
+    /// primary. (serf-rs's own wire is encrypted by memberlist-core.)
     pub fn with_keys(mut self, keys: Vec<Vec<u8>>) -> Self {
-        self.keys = keys;
+        if let Some(h) = &mut self.hashicorp {
+            h.keys = KeyRing::fixed(keys);
+        }
         self
     }
 }
 
-/// A memberlist-core transport speaking HashiCorp Serf's Go wire.
-pub struct HashiCorpTransport {
+/// The transport of every Serfer node: memberlist-net's UDP and TCP, plus,
+/// on the HashiCorp wire, the translation to and from Go's encoding.
+pub struct NodeTransport {
     inner: Inner,
-    wire: Arc<Wire>,
+    /// The translation; `None` on serf-rs's own wire.
+    wire: Option<Arc<GoWire>>,
     packet_rx: PacketSubscriber<SocketAddr, Instant>,
-    stream_rx: StreamSubscriber<SocketAddr, GoConn>,
+    stream_rx: StreamSubscriber<SocketAddr, NodeConn>,
     pumps: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -120,7 +144,7 @@ fn wire_error(e: WireError) -> Error {
 
 /// Translates every datagram the inner transport receives until it closes.
 async fn packet_pump(
-    wire: Arc<Wire>,
+    wire: Arc<GoWire>,
     from_net: PacketSubscriber<SocketAddr, Instant>,
     to_memberlist: PacketProducer<SocketAddr, Instant>,
 ) {
@@ -145,49 +169,58 @@ async fn packet_pump(
 
 /// Wraps every connection the inner transport accepts until it closes.
 async fn stream_pump(
-    wire: Arc<Wire>,
+    wire: Option<Arc<GoWire>>,
     from_net: StreamSubscriber<SocketAddr, <Inner as Transport>::Connection>,
-    to_memberlist: StreamProducer<SocketAddr, GoConn>,
+    to_memberlist: StreamProducer<SocketAddr, NodeConn>,
 ) {
     while let Ok((from, conn)) = from_net.recv().await {
-        let conn = GoConn::new(conn, wire.clone(), from);
+        let conn = NodeConn::new(conn, wire.clone(), from);
         if to_memberlist.send(from, conn).await.is_err() {
             return;
         }
     }
 }
 
-impl Transport for HashiCorpTransport {
+impl Transport for NodeTransport {
     type Error = Error;
     type Id = SmolStr;
     type Address = SocketAddr;
     type ResolvedAddress = SocketAddr;
     type Resolver = TokioSocketAddrResolver;
-    type Connection = GoConn;
+    type Connection = NodeConn;
     type Runtime = TokioRuntime;
-    type Options = HashiCorpTransportOptions;
+    type Options = NodeTransportOptions;
 
     async fn new(options: Self::Options) -> Result<Self, Self::Error> {
-        let HashiCorpTransportOptions {
-            net,
-            keys,
-            compress,
-        } = options;
+        let NodeTransportOptions { net, hashicorp } = options;
         let inner = Inner::new(net).await?;
+        let Some(HashiCorpWire { keys, compress }) = hashicorp else {
+            // serf-rs's own wire: packets go straight through; connections
+            // only need the wrapper type.
+            let (stream_tx, stream_rx) = promised_stream::<Self>();
+            let pumps = vec![tokio::spawn(stream_pump(None, inner.stream(), stream_tx))];
+            return Ok(NodeTransport {
+                packet_rx: inner.packet(),
+                inner,
+                wire: None,
+                stream_rx,
+                pumps: Mutex::new(pumps),
+            });
+        };
         let local = Local {
             name: inner.local_id().clone(),
             addr: *inner.advertise_address(),
         };
-        let wire = Arc::new(Wire::new(local, keys, compress).map_err(wire_error)?);
+        let wire = Arc::new(GoWire::with_keyring(local, keys, compress).map_err(wire_error)?);
         let (packet_tx, packet_rx) = packet_stream::<Self>(PACKET_BUFFER);
         let (stream_tx, stream_rx) = promised_stream::<Self>();
         let pumps = vec![
             tokio::spawn(packet_pump(wire.clone(), inner.packet(), packet_tx)),
-            tokio::spawn(stream_pump(wire.clone(), inner.stream(), stream_tx)),
+            tokio::spawn(stream_pump(Some(wire.clone()), inner.stream(), stream_tx)),
         ];
-        Ok(HashiCorpTransport {
+        Ok(NodeTransport {
             inner,
-            wire,
+            wire: Some(wire),
             packet_rx,
             stream_rx,
             pumps: Mutex::new(pumps),
@@ -220,7 +253,10 @@ impl Transport for HashiCorpTransport {
     }
 
     fn header_overhead(&self) -> usize {
-        0
+        match self.wire {
+            Some(_) => 0,
+            None => self.inner.header_overhead(),
+        }
     }
 
     fn blocked_address(&self, addr: &Self::ResolvedAddress) -> Result<(), Self::Error> {
@@ -232,8 +268,10 @@ impl Transport for HashiCorpTransport {
         conn: &mut <Self::Connection as serf::transport::Connection>::Writer,
         payload: Payload,
     ) -> Result<usize, Self::Error> {
-        let bytes = self
-            .wire
+        let Some(wire) = &self.wire else {
+            return self.inner.write(conn, payload).await;
+        };
+        let bytes = wire
             .stream_to_go(payload.as_slice())
             .map_err(wire_error)?;
         conn.write_all(&bytes).await?;
@@ -246,8 +284,10 @@ impl Transport for HashiCorpTransport {
         addr: &Self::ResolvedAddress,
         packet: Payload,
     ) -> Result<(usize, Instant), Self::Error> {
-        let packets = self
-            .wire
+        let Some(wire) = &self.wire else {
+            return self.inner.send_to(addr, packet).await;
+        };
+        let packets = wire
             .packet_to_go(packet.as_slice(), *addr)
             .map_err(wire_error)?;
         let mut sent = 0;
@@ -268,7 +308,7 @@ impl Transport for HashiCorpTransport {
         deadline: Instant,
     ) -> Result<Self::Connection, Self::Error> {
         let conn = self.inner.open(addr, deadline).await?;
-        Ok(GoConn::new(conn, self.wire.clone(), *addr))
+        Ok(NodeConn::new(conn, self.wire.clone(), *addr))
     }
 
     fn packet(&self) -> PacketSubscriber<Self::ResolvedAddress, Instant> {
@@ -284,11 +324,17 @@ impl Transport for HashiCorpTransport {
     }
 
     fn packet_secure(&self) -> bool {
-        self.wire.encrypted()
+        match &self.wire {
+            Some(wire) => wire.encrypted(),
+            None => self.inner.packet_secure(),
+        }
     }
 
     fn stream_secure(&self) -> bool {
-        self.wire.encrypted()
+        match &self.wire {
+            Some(wire) => wire.encrypted(),
+            None => self.inner.stream_secure(),
+        }
     }
 
     async fn shutdown(&self) -> Result<(), Self::Error> {
@@ -300,7 +346,7 @@ impl Transport for HashiCorpTransport {
     }
 }
 
-impl HashiCorpTransport {
+impl NodeTransport {
     /// Ends the pumps that translate what the inner transport receives.
     fn stop_pumps(&self) {
         for pump in self
@@ -314,7 +360,7 @@ impl HashiCorpTransport {
     }
 }
 
-impl Drop for HashiCorpTransport {
+impl Drop for NodeTransport {
     fn drop(&mut self) {
         self.stop_pumps();
     }

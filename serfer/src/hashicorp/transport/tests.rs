@@ -20,7 +20,7 @@ use super::super::translate::serf::{
     RsUserEvents,
 };
 use super::super::WireError;
-use super::wire::{pack, Wire, UDP_BUFFER_SIZE};
+use super::wire::{pack, GoWire, UDP_BUFFER_SIZE};
 use crate::engine::{add_trailer, strip_trailer, TRAILER_LEN};
 
 fn addr(s: &str) -> SocketAddr {
@@ -31,8 +31,8 @@ const A: &str = "127.0.0.1:7001";
 const B: &str = "127.0.0.1:7002";
 const KEY: [u8; 16] = *b"0123456789abcdef";
 
-fn wire(name: &str, at: &str, keys: Vec<Vec<u8>>) -> Wire {
-    Wire::new(
+fn wire(name: &str, at: &str, keys: Vec<Vec<u8>>) -> GoWire {
+    GoWire::new(
         Local {
             name: SmolStr::new(name),
             addr: addr(at),
@@ -251,7 +251,7 @@ fn a_wrong_key_or_plaintext_is_refused_when_keys_are_set() {
         .packet_to_go(&rs_packet(&[ping(1)]), addr(B))
         .unwrap();
     assert!(b.packet_to_rs(&plain[0], addr(A)).is_err());
-    assert!(Wire::new(
+    assert!(GoWire::new(
         Local {
             name: "x".into(),
             addr: addr(A)
@@ -446,7 +446,7 @@ fn garbage_never_panics() {
     }
 }
 
-fn a_go_packet(w: &Wire) -> Vec<u8> {
+fn a_go_packet(w: &GoWire) -> Vec<u8> {
     w.packet_to_go(
         &rs_packet(&[ping(1), alive("a", A, 1), user(&event(1, "e", b"payload"))]),
         addr(B),
@@ -508,10 +508,10 @@ mod sockets {
     use serf::event::{Event, EventProducer, EventSubscriber};
     use serf::types::{MaybeResolvedAddress, MemberStatus};
 
-    use super::super::{HashiCorpTransport, HashiCorpTransportOptions};
+    use super::super::{NodeTransport, NodeTransportOptions};
     use super::*;
 
-    type T = HashiCorpTransport;
+    type T = NodeTransport;
     type D = serf::DefaultDelegate<T>;
     type S = serf::Serf<T, D>;
 
@@ -546,7 +546,7 @@ mod sockets {
             .with_user_coalesce_period(Duration::ZERO)
             .with_user_quiescent_period(Duration::ZERO);
         let transport =
-            HashiCorpTransportOptions::new(name, addr("127.0.0.1:0")).with_keys(keys.to_vec());
+            NodeTransportOptions::hashicorp(name, addr("127.0.0.1:0")).with_keys(keys.to_vec());
         let serf = S::with_event_producer(transport, opts, producer)
             .await
             .expect("serf starts on the translating transport");
@@ -639,15 +639,15 @@ mod transport_alone {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::super::super::crypto::{self, Version};
-    use super::super::{HashiCorpTransport, HashiCorpTransportOptions};
+    use super::super::{NodeTransport, NodeTransportOptions};
     use super::*;
 
     const BOUND: std::time::Duration = std::time::Duration::from_secs(10);
 
-    async fn transport(name: &str, keys: &[Vec<u8>]) -> HashiCorpTransport {
+    async fn transport(name: &str, keys: &[Vec<u8>]) -> NodeTransport {
         let opts =
-            HashiCorpTransportOptions::new(name, addr("127.0.0.1:0")).with_keys(keys.to_vec());
-        HashiCorpTransport::new(opts)
+            NodeTransportOptions::hashicorp(name, addr("127.0.0.1:0")).with_keys(keys.to_vec());
+        NodeTransport::new(opts)
             .await
             .expect("transport binds")
     }

@@ -3,7 +3,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use super::super::crypto::{self, Version};
 use super::super::error::{Result, WireError};
@@ -41,32 +41,86 @@ const MAX_RS_PACKET: usize = 64 * 1024;
 /// directions, since responses are matched to the queries seen going the
 /// other way) and the keyring.
 #[derive(Debug)]
-pub struct Wire {
+pub struct GoWire {
     ml: Translator,
     serf: SerfTranslator,
-    keys: RwLock<Vec<Vec<u8>>>,
+    keys: KeyRing,
     compress: bool,
 }
 
-impl Wire {
+/// Where a keyring comes from.
+enum KeySource {
+    /// Keys given once (tests, and a node until its engine exists).
+    Fixed(Vec<Vec<u8>>),
+    /// Read at every use: memberlist-core's keyring, which Serf's key
+    /// manager changes when `serf keys install/use/remove` runs.
+    Live(Box<dyn Fn() -> Vec<Vec<u8>> + Send + Sync>),
+}
+
+/// The keys a [`GoWire`] encrypts with (the first) and decrypts with (all),
+/// shared between the node that rotates them and the wire that uses them.
+#[derive(Clone)]
+pub struct KeyRing(Arc<RwLock<KeySource>>);
+
+impl KeyRing {
+    /// A keyring holding `keys`, primary first; empty for plaintext.
+    pub fn fixed(keys: Vec<Vec<u8>>) -> Self {
+        KeyRing(Arc::new(RwLock::new(KeySource::Fixed(keys))))
+    }
+
+    /// From now on, reads the keys from `source` at every use. A node calls
+    /// this once its engine exists, handing over the engine's own keyring.
+    pub fn follow(&self, source: impl Fn() -> Vec<Vec<u8>> + Send + Sync + 'static) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = KeySource::Live(Box::new(source));
+    }
+
+    /// The keys now, primary first.
+    pub fn get(&self) -> Vec<Vec<u8>> {
+        match &*self.0.read().unwrap_or_else(|p| p.into_inner()) {
+            KeySource::Fixed(keys) => keys.clone(),
+            KeySource::Live(source) => source(),
+        }
+    }
+
+    #[cfg(test)]
+    fn set(&self, keys: Vec<Vec<u8>>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = KeySource::Fixed(keys);
+    }
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key bytes.
+        write!(f, "KeyRing({} keys)", self.get().len())
+    }
+}
+
+impl GoWire {
     /// The wire of node `local`, encrypting with `keys` (the first is the
     /// primary; none means plaintext) and compressing what Go compresses when
     /// `compress` is set.
+    #[cfg(test)]
     pub fn new(local: Local, keys: Vec<Vec<u8>>, compress: bool) -> Result<Self> {
-        check_keys(&keys)?;
-        Ok(Wire {
+        Self::with_keyring(local, KeyRing::fixed(keys), compress)
+    }
+
+    /// As [`GoWire::new`], with a keyring that may change later.
+    pub fn with_keyring(local: Local, keys: KeyRing, compress: bool) -> Result<Self> {
+        check_keys(&keys.get())?;
+        Ok(GoWire {
             ml: Translator::new(local),
             serf: SerfTranslator::new(),
-            keys: RwLock::new(keys),
+            keys,
             compress,
         })
     }
 
     /// Replaces the keyring (after a key rotation), keeping the old one if any
     /// key is unusable.
+    #[cfg(test)]
     pub fn set_keys(&self, keys: Vec<Vec<u8>>) -> Result<()> {
         check_keys(&keys)?;
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+        self.keys.set(keys);
         Ok(())
     }
 
@@ -76,10 +130,11 @@ impl Wire {
     }
 
     fn keys(&self) -> Vec<Vec<u8>> {
-        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.keys.get()
     }
 
     /// The memberlist translator, with what it remembers of other nodes.
+    #[cfg(test)]
     pub fn translator(&self) -> &Translator {
         &self.ml
     }
@@ -234,7 +289,7 @@ impl Wire {
     }
 
     /// serf-rs → Go for one message, Serf bodies included; `None` when the
-    /// message is deliberately not sent (see [`Wire::serf_to_go`]).
+    /// message is deliberately not sent (see [`GoWire::serf_to_go`]).
     pub fn msg_to_go(&self, msg: RsMsg) -> Result<Option<GoMsg>> {
         Ok(Some(match self.ml.to_go(msg)? {
             GoMsg::Gossip(go::Message::User(rs)) => match self.serf_to_go(&rs)? {
