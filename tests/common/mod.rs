@@ -1,6 +1,8 @@
 //! Shared test helpers.
 #![allow(dead_code)]
 
+pub mod agent;
+
 use std::io::Write as _;
 use std::time::Duration;
 
