@@ -13,23 +13,26 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write as _;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::agent::{Agent, AgentConfig};
 use common::{serf_binary, DELIVERY};
 use serfer::testing::{wait_for_status, wait_until, Recorder};
-use serfer::{
-    Key, MemberEvent, MemberStatus, Node, Query, QueryOptions, State, UserEvent, Wire,
-};
+use serfer::{MemberEvent, MemberStatus, Node, Query, QueryOptions, State, UserEvent, Wire};
 
 /// Set in the re-run inside the namespace, to the name of the test to run.
 const INSIDE: &str = "SERFER_NETNS_TEST";
 /// The most one test may take inside its namespace.
 const TEST_BOUND: Duration = Duration::from_secs(300);
 
+/// The longest a failure takes to be declared with Go's LAN timings: a suspicion
+/// lasts up to 6 × 4 s when fewer peers than Go expects can confirm it (dead members
+/// still count among the peers), plus a few probe rounds before it starts.
+const FAILURE: Duration = Duration::from_secs(40);
+
 const KEY: &str = "QUJDREVGR0hJSktMTU5PUA==";
-const OTHER_KEY: &str = "cGxlYXNlIHJvdGF0ZSBtZSE=";
+const OTHER_KEY: &str = "cGxlYXNlIHJvdGF0ZSBtZQ==";
 
 // ---------------------------------------------------------------------------
 // Running a test in its own network namespace
@@ -127,11 +130,7 @@ static LOGGED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 struct Collect;
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Collect {
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _: tracing_subscriber::layer::Context<'_, S>,
-    ) {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         struct Message(String);
         impl tracing::field::Visit for Message {
             fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
@@ -154,20 +153,22 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Collect {
 }
 
 fn init_logs() {
-    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::layer::{Layer as _, SubscriberExt};
     use tracing_subscriber::util::SubscriberInitExt;
+    // With RUST_LOG set, the Serfer nodes' log is shown too (with a failure).
+    let shown = std::env::var("RUST_LOG").ok().map(|filter| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(tracing_subscriber::EnvFilter::new(filter))
+    });
     let _ = tracing_subscriber::registry()
-        .with(tracing_subscriber::EnvFilter::new("info"))
-        .with(Collect)
+        .with(shown)
+        .with(Collect.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
         .try_init();
 }
 
 fn logged_since(mark: usize) -> Vec<String> {
     LOGGED.lock().unwrap()[mark..].to_vec()
-}
-
-fn log_mark() -> usize {
-    LOGGED.lock().unwrap().len()
 }
 
 // ---------------------------------------------------------------------------
@@ -213,7 +214,10 @@ async fn serfer_node(name: &str, key: Option<&str>, join: &[String]) -> (Node, S
     for a in join {
         b = b.join(a.clone());
     }
-    let node = b.start().await.unwrap_or_else(|e| panic!("{name} starts: {e}"));
+    let node = b
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{name} starts: {e}"));
     (node, seen)
 }
 
@@ -233,26 +237,35 @@ async fn wait_alive(node: &Node, name: &str) {
 
 /// Waits until `rec` records `value` (skipping what came before it).
 async fn saw(rec: &Recorder<String>, value: &str) {
-    let deadline = tokio::time::Instant::now() + DELIVERY;
+    saw_within(rec, value, DELIVERY).await
+}
+
+/// As [`saw`], waiting at most `bound`.
+async fn saw_within(rec: &Recorder<String>, value: &str, bound: Duration) {
+    let deadline = tokio::time::Instant::now() + bound;
     let mut before = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         match rec.next(left).await {
             Some(v) if v == value => return,
             Some(v) => before.push(v),
-            None => panic!("{value:?} not recorded within {DELIVERY:?}; recorded {before:?}"),
+            None => panic!("{value:?} not recorded within {bound:?}; recorded {before:?}"),
         }
     }
 }
 
 /// Waits until `node` lists `name` with tag `role=value`.
 async fn wait_tag(node: &Node, name: &str, value: &str) {
-    wait_until(DELIVERY, &format!("{} to see {name} role={value}", node.name()), || async {
-        node.members()
-            .await
-            .iter()
-            .any(|m| m.name == name && m.tags.get("role").map(String::as_str) == Some(value))
-    })
+    wait_until(
+        DELIVERY,
+        &format!("{} to see {name} role={value}", node.name()),
+        || async {
+            node.members()
+                .await
+                .iter()
+                .any(|m| m.name == name && m.tags.get("role").map(String::as_str) == Some(value))
+        },
+    )
     .await
     .unwrap();
 }
@@ -320,9 +333,20 @@ async fn two_agents_two_serfer_nodes(serf: std::path::PathBuf, key: Option<&str>
         .into_iter()
         .map(|(k, v)| (k, v.unwrap()))
         .collect();
-    assert_eq!(answers.get("a1").map(String::as_str), Some("agent-a1"), "{result:?}");
-    assert_eq!(answers.get("s2").map(String::as_str), Some("serfer-s2"), "{result:?}");
-    assert!(result.acks.contains("a1") && result.acks.contains("s2"), "{result:?}");
+    assert_eq!(
+        answers.get("a1").map(String::as_str),
+        Some("agent-a1"),
+        "{result:?}"
+    );
+    assert_eq!(
+        answers.get("s2").map(String::as_str),
+        Some("serfer-s2"),
+        "{result:?}"
+    );
+    assert!(
+        result.acks.contains("a1") && result.acks.contains("s2"),
+        "{result:?}"
+    );
 
     // Tag updates cross both ways.
     s1.set_tags([("role".to_owned(), "web".to_owned())].into())
@@ -330,7 +354,10 @@ async fn two_agents_two_serfer_nodes(serf: std::path::PathBuf, key: Option<&str>
         .unwrap();
     let deadline = tokio::time::Instant::now() + DELIVERY;
     while a1.members().await["s1"]["tags"]["role"] != "web" {
-        assert!(tokio::time::Instant::now() < deadline, "a1 never saw s1's new tag");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a1 never saw s1's new tag"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     a1.cli("tags", &["-set", "role=db"]).await;
@@ -344,9 +371,31 @@ async fn two_agents_two_serfer_nodes(serf: std::path::PathBuf, key: Option<&str>
         .await
         .unwrap();
     s1.shutdown().await.unwrap();
-    let complaints = a1.complaints(&[]);
-    assert!(complaints.is_empty(), "a1 complained:\n{}", complaints.join("\n"));
-    eprintln!("LOGGED: {:#?}", logged_since(0));
+    assert_quiet(&[&a1]);
+}
+
+/// Neither the agents nor this process's Serfer nodes logged a memberlist or Serf
+/// warning, or anything about suspicion or refutation.
+fn assert_quiet(agents: &[&Agent]) {
+    for a in agents {
+        let complaints = a.complaints(&[]);
+        assert!(
+            complaints.is_empty(),
+            "{} complained:\n{}",
+            a.name,
+            complaints.join("\n")
+        );
+    }
+    let ours: Vec<String> = logged_since(0)
+        .into_iter()
+        // What serf-rs says when a node is shut down without leaving, as tests do.
+        .filter(|l| !l.contains("shutdown without a leave"))
+        .collect();
+    assert!(
+        ours.is_empty(),
+        "the Serfer nodes logged:\n{}",
+        ours.join("\n")
+    );
 }
 
 #[test]
@@ -361,4 +410,301 @@ fn encrypted_cluster_of_agents_and_serfer_nodes() {
     in_netns("encrypted_cluster_of_agents_and_serfer_nodes", |serf| {
         two_agents_two_serfer_nodes(serf, Some(KEY))
     });
+}
+
+/// A wrong key, or none, is refused in both directions, and nobody lists the
+/// refused node.
+#[test]
+fn a_wrong_key_is_refused_both_ways() {
+    in_netns("a_wrong_key_is_refused_both_ways", |serf| async move {
+        let (s1, _) = serfer_node("s1", Some(KEY), &[]).await;
+        let a1 = Agent::start(&serf, "a1", agent_config(Some(OTHER_KEY), &[])).await;
+        let a2 = Agent::start(&serf, "a2", agent_config(None, &[])).await;
+
+        // Agents joining the Serfer node with another key, or without one.
+        for a in [&a1, &a2] {
+            let (code, out, err) = a.try_cli("join", &[&s1.addr().to_string()]).await;
+            assert_ne!(
+                code, 0,
+                "{} joined s1 with the wrong key:\n{out}{err}",
+                a.name
+            );
+        }
+        // Serfer nodes joining the agent with another key, or without one.
+        for (name, key) in [("s2", Some(KEY)), ("s3", None)] {
+            let refused = Node::builder()
+                .name(name)
+                .bind("127.0.0.1:0")
+                .wire(Wire::HashiCorp)
+                .join(a1.bind.to_string());
+            let refused = match key {
+                Some(k) => refused.key(k),
+                None => refused,
+            };
+            match refused.start().await {
+                Err(serfer::Error::JoinFailed { .. }) => {}
+                Err(e) => panic!("{name}: expected JoinFailed, got {e}"),
+                Ok(_) => panic!("{name} joined a1 with the wrong key"),
+            }
+        }
+        let names: Vec<String> = s1.members().await.into_iter().map(|m| m.name).collect();
+        assert_eq!(names, ["s1"]);
+        for a in [&a1, &a2] {
+            let members = a.members().await;
+            assert_eq!(
+                members.keys().collect::<Vec<_>>(),
+                [&a.name],
+                "{members:#?}"
+            );
+        }
+        s1.shutdown().await.unwrap();
+    });
+}
+
+/// `serf keys` from an agent rotates the Serfer nodes' keys too: after install, use
+/// and remove, only the new key is left everywhere, and events still cross both ways.
+#[test]
+fn an_agent_rotates_the_key_of_serfer_nodes() {
+    in_netns(
+        "an_agent_rotates_the_key_of_serfer_nodes",
+        |serf| async move {
+            let (s1, seen1) = serfer_node("s1", Some(KEY), &[]).await;
+            let a1 = Agent::start(&serf, "a1", agent_config(Some(KEY), &[s1.addr()])).await;
+            a1.wait_status("s1", "alive").await;
+            wait_alive(&s1, "a1").await;
+
+            for args in [
+                ["-install", OTHER_KEY],
+                ["-use", OTHER_KEY],
+                ["-remove", KEY],
+            ] {
+                let out = a1.cli("keys", &args).await;
+                assert!(!out.contains("Error"), "serf keys {args:?}: {out}");
+            }
+            let listed = a1.cli("keys", &["-list"]).await;
+            assert!(
+                listed
+                    .lines()
+                    .any(|l| l.split_whitespace().eq([OTHER_KEY, "[2/2]"])),
+                "{listed}"
+            );
+            assert!(!listed.contains(KEY), "{listed}");
+            // And the Serfer node's own key query across both implementations agrees.
+            let report = s1.list_keys().await.unwrap();
+            let keys: Vec<(String, usize)> = report
+                .keys
+                .iter()
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect();
+            assert_eq!(keys, [(OTHER_KEY.to_owned(), 2)], "{report:?}");
+
+            // Only the new key is left: traffic crosses both ways, and a new agent that
+            // has only the new key joins the Serfer node.
+            a1.cli("event", &["deploy", "after-rotation"]).await;
+            assert_eq!(
+                seen1.events.next(DELIVERY).await.as_deref(),
+                Some("after-rotation")
+            );
+            s1.event("deploy", &"from-s1".to_owned()).await.unwrap();
+            a1.wait_event("deploy from-s1").await;
+            let a2 = Agent::start(&serf, "a2", agent_config(Some(OTHER_KEY), &[s1.addr()])).await;
+            a2.wait_status("s1", "alive").await;
+            wait_alive(&s1, "a2").await;
+            s1.shutdown().await.unwrap();
+            assert_quiet(&[&a1, &a2]);
+        },
+    );
+}
+
+/// A Serfer process started by `serfer::run!()` (the multi-host probe) with
+/// `--wire hashicorp`; killed by PID when dropped.
+struct SerferProcess {
+    child: Child,
+}
+
+/// Reads a child's stdout to the end, so that its prints never meet a closed
+/// pipe; lines go to `tx` while someone listens.
+fn drain_lines(stdout: std::process::ChildStdout, tx: std::sync::mpsc::Sender<String>) {
+    use std::io::BufRead;
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+}
+
+impl SerferProcess {
+    /// Starts it joined to `join` and waits (bounded) for its `READY` line.
+    fn start(name: &str, join: std::net::SocketAddr) -> SerferProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_serfer-probe"))
+            .args([
+                "--node",
+                name,
+                "--bind",
+                "127.0.0.1:0",
+                "--wire",
+                "hashicorp",
+            ])
+            .args(["--join", &join.to_string(), "--log", "warn"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("serfer-probe starts");
+        let (tx, rx) = std::sync::mpsc::channel();
+        drain_lines(child.stdout.take().unwrap(), tx);
+        let mut p = SerferProcess { child };
+        let deadline = Instant::now() + DELIVERY;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.starts_with("READY") => return p,
+                Ok(_) => {}
+                Err(_) => {
+                    p.kill();
+                    panic!("{name} did not start within {DELIVERY:?}");
+                }
+            }
+        }
+    }
+
+    /// SIGKILL: no leave.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SerferProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `kill -9` of a Serfer process is `failed` for an agent; `kill -9` of an agent is
+/// `failed` for a Serfer node, and `serf leave` is `left`.
+#[test]
+fn kill_and_leave_are_seen_across() {
+    in_netns("kill_and_leave_are_seen_across", |serf| async move {
+        let (s1, seen1) = serfer_node("s1", None, &[]).await;
+        let a1 = Agent::start(&serf, "a1", agent_config(None, &[s1.addr()])).await;
+        let mut a2 = Agent::start(&serf, "a2", agent_config(None, &[s1.addr()])).await;
+        let mut p = SerferProcess::start("p", a1.bind);
+        for a in [&a1, &a2] {
+            a.wait_status("p", "alive").await;
+        }
+        wait_alive(&s1, "p").await;
+
+        p.kill();
+        a1.wait_status_within("p", "failed", FAILURE).await;
+        saw_within(&seen1.members, "failed p", FAILURE).await;
+
+        a2.kill();
+        saw_within(&seen1.members, "failed a2", FAILURE).await;
+        a1.wait_status_within("a2", "failed", FAILURE).await;
+
+        a1.cli("leave", &[]).await;
+        saw(&seen1.members, "leave a1").await;
+        wait_for_status(&s1, "a1", MemberStatus::Left, DELIVERY)
+            .await
+            .unwrap();
+        s1.shutdown().await.unwrap();
+    });
+}
+
+/// Two agents and two Serfer nodes stay converged for 60 s: every view lists all
+/// four alive throughout, and nobody suspects, refutes or updates anybody.
+#[test]
+fn a_mixed_cluster_stays_converged_for_a_minute() {
+    in_netns(
+        "a_mixed_cluster_stays_converged_for_a_minute",
+        |serf| async move {
+            let (s1, seen1) = serfer_node("s1", Some(KEY), &[]).await;
+            let a1 = Agent::start(&serf, "a1", agent_config(Some(KEY), &[s1.addr()])).await;
+            let (s2, seen2) = serfer_node("s2", Some(KEY), &[a1.bind.to_string()]).await;
+            let a2 = Agent::start(&serf, "a2", agent_config(Some(KEY), &[s2.addr()])).await;
+            let everyone = ["a1", "a2", "s1", "s2"];
+            for a in [&a1, &a2] {
+                for name in everyone {
+                    a.wait_status(name, "alive").await;
+                }
+            }
+            for s in [&s1, &s2] {
+                for name in everyone {
+                    wait_alive(s, name).await;
+                }
+            }
+            // The joins are behind; from here on nothing may change.
+            for seen in [&seen1, &seen2] {
+                seen.members.drain_for(Duration::from_millis(500)).await;
+            }
+            let agent_logs_before: Vec<usize> = [&a1, &a2].iter().map(|a| a.log().len()).collect();
+            let watch = async {
+                // 30 looks, one every 2 s: every view lists all four alive.
+                for _ in 0..30 {
+                    for a in [&a1, &a2] {
+                        let members = a.members().await;
+                        let alive: Vec<&str> = members
+                            .iter()
+                            .filter(|(_, m)| m["status"] == "alive")
+                            .map(|(n, _)| n.as_str())
+                            .collect();
+                        assert_eq!(alive, everyone, "{}'s view: {members:#?}", a.name);
+                    }
+                    for s in [&s1, &s2] {
+                        let mut alive: Vec<String> = s
+                            .members()
+                            .await
+                            .into_iter()
+                            .filter(|m| m.status == MemberStatus::Alive)
+                            .map(|m| m.name)
+                            .collect();
+                        alive.sort();
+                        assert_eq!(alive, everyone, "{}'s view", s.name());
+                    }
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            };
+            let window = Duration::from_secs(60);
+            let ((), events1, events2) = tokio::join!(
+                watch,
+                seen1.members.drain_for(window),
+                seen2.members.drain_for(window)
+            );
+            assert!(
+                events1.is_empty() && events2.is_empty(),
+                "member events: {events1:?} {events2:?}"
+            );
+            for (a, before) in [&a1, &a2].iter().zip(agent_logs_before) {
+                let log = a.log();
+                let flaps: Vec<&str> = log[before..]
+                    .lines()
+                    .filter(|l| {
+                        [
+                            "Suspect",
+                            "suspect",
+                            "Refuting",
+                            "Marking",
+                            "EventMember",
+                            "failed",
+                        ]
+                        .iter()
+                        .any(|w| l.contains(w))
+                    })
+                    .collect();
+                assert!(
+                    flaps.is_empty(),
+                    "{} in the minute:\n{}",
+                    a.name,
+                    flaps.join("\n")
+                );
+            }
+            assert_quiet(&[&a1, &a2]);
+            s1.shutdown().await.unwrap();
+            s2.shutdown().await.unwrap();
+        },
+    );
 }

@@ -17,8 +17,8 @@ use std::time::Duration;
 use serf::types::{MemberStatus as EngineStatus, SmolStr, Tags};
 
 use crate::config::{Config, Profile, Wire};
-use crate::hashicorp::transport::{KeyRing, NodeTransportOptions};
 use crate::error::Error;
+use crate::hashicorp::transport::{KeyRing, NodeTransportOptions};
 use crate::member::{Member, MemberEventKind, MemberStatus};
 
 /// The transport: UDP gossip plus TCP streams, on tokio, in serf-rs's
@@ -148,7 +148,10 @@ pub(crate) fn options(cfg: &Config) -> Result<EngineOptions, Error> {
 
 /// The transport options for node `name`, and on the HashiCorp wire the
 /// keyring the transport encrypts with (see [`follow_engine_keyring`]).
-pub(crate) fn transport_options(cfg: &Config, name: &str) -> (NodeTransportOptions, Option<KeyRing>) {
+pub(crate) fn transport_options(
+    cfg: &Config,
+    name: &str,
+) -> (NodeTransportOptions, Option<KeyRing>) {
     let opts = match cfg.wire {
         Wire::SerfRs => NodeTransportOptions::serf_rs(name, cfg.bind),
         Wire::HashiCorp => NodeTransportOptions::hashicorp(name, cfg.bind)

@@ -73,7 +73,10 @@ impl Agent {
             .arg(format!("-bind={bind}"))
             .arg(format!("-rpc-addr={rpc}"))
             .arg("-log-level=debug")
-            .arg(format!("-event-handler=user:deploy=sh {}", handler.display()))
+            .arg(format!(
+                "-event-handler=user:deploy=sh {}",
+                handler.display()
+            ))
             .arg(format!("-event-handler=query:whoami=printf agent-{name}"));
         if let Some(key) = &cfg.key {
             cmd.arg(format!("-encrypt={key}"));
@@ -181,7 +184,17 @@ impl Agent {
 
     /// Waits (bounded) until this agent lists `name` with `status`; its record.
     pub async fn wait_status(&self, name: &str, status: &str) -> serde_json::Value {
-        let deadline = tokio::time::Instant::now() + DELIVERY;
+        self.wait_status_within(name, status, DELIVERY).await
+    }
+
+    /// As [`Agent::wait_status`], waiting at most `bound`.
+    pub async fn wait_status_within(
+        &self,
+        name: &str,
+        status: &str,
+        bound: Duration,
+    ) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + bound;
         loop {
             let members = self.members().await;
             if let Some(m) = members.get(name).filter(|m| m["status"] == status) {
@@ -189,7 +202,7 @@ impl Agent {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "{} did not list {name} as {status} within {DELIVERY:?}: {members:#?}",
+                "{} did not list {name} as {status} within {bound:?}: {members:#?}",
                 self.name
             );
             tokio::time::sleep(Duration::from_millis(100)).await;

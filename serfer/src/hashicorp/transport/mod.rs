@@ -271,9 +271,7 @@ impl Transport for NodeTransport {
         let Some(wire) = &self.wire else {
             return self.inner.write(conn, payload).await;
         };
-        let bytes = wire
-            .stream_to_go(payload.as_slice())
-            .map_err(wire_error)?;
+        let bytes = wire.stream_to_go(payload.as_slice()).map_err(wire_error)?;
         conn.write_all(&bytes).await?;
         conn.flush().await?;
         Ok(bytes.len())

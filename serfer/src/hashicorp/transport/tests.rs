@@ -647,9 +647,7 @@ mod transport_alone {
     async fn transport(name: &str, keys: &[Vec<u8>]) -> NodeTransport {
         let opts =
             NodeTransportOptions::hashicorp(name, addr("127.0.0.1:0")).with_keys(keys.to_vec());
-        NodeTransport::new(opts)
-            .await
-            .expect("transport binds")
+        NodeTransport::new(opts).await.expect("transport binds")
     }
 
     fn payload(bytes: &[u8]) -> Payload {
