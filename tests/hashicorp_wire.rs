@@ -226,6 +226,7 @@ fn agent_config(key: Option<&str>, join: &[std::net::SocketAddr]) -> AgentConfig
         key: key.map(str::to_owned),
         join: join.to_vec(),
         tags: vec![("role".into(), "agent".into())],
+        addrs: None,
     }
 }
 
@@ -707,4 +708,63 @@ fn a_mixed_cluster_stays_converged_for_a_minute() {
             s2.shutdown().await.unwrap();
         },
     );
+}
+
+/// The README's three terminals, as written there (a namespace of its own leaves the
+/// default ports free): the `node` example on the HashiCorp wire, a stock agent
+/// joining it with the example's key, and `serf members`, `event` and `query`.
+#[test]
+fn the_readme_walkthrough() {
+    in_netns("the_readme_walkthrough", |serf| async move {
+        // terminal 1
+        let mut node =
+            common::example::spawn("node", &["--node", "serfer-1", "--wire", "hashicorp"]);
+        assert_eq!(node.addr(), "127.0.0.1:7946");
+        // terminal 2: `serf agent -node=go-1 -bind=127.0.0.1:7947 -rpc-addr=127.0.0.1:7373
+        //   -encrypt=U3VwZXJTZWN1cmVUb2tlbg== -join=127.0.0.1:7946`
+        let agent = Agent::start(
+            &serf,
+            "go-1",
+            AgentConfig {
+                key: Some("U3VwZXJTZWN1cmVUb2tlbg==".into()),
+                join: vec!["127.0.0.1:7946".parse().unwrap()],
+                tags: Vec::new(),
+                addrs: Some((
+                    "127.0.0.1:7947".parse().unwrap(),
+                    "127.0.0.1:7373".parse().unwrap(),
+                )),
+            },
+        )
+        .await;
+        node.wait_for("{ go-1\talive\t127.0.0.1:7947", DELIVERY);
+        // terminal 3
+        let members = agent.cli("members", &[]).await;
+        for row in [
+            ["serfer-1", "127.0.0.1:7946", "alive"],
+            ["go-1", "127.0.0.1:7947", "alive"],
+        ] {
+            assert!(
+                members.lines().any(|l| l.split_whitespace().eq(row)),
+                "no {row:?} in:\n{members}"
+            );
+        }
+        let out = agent.cli("event", &["useless", "from the Go side"]).await;
+        assert!(out.contains("Event 'useless' dispatched!"), "{out}");
+        node.wait_for(
+            "Received user event \"useless\" number 1 with payload \"from the Go side\"",
+            DELIVERY,
+        );
+        let out = agent.cli("query", &["status", "how are you?"]).await;
+        for line in [
+            "Ack from 'serfer-1'",
+            "Ack from 'go-1'",
+            "Response from 'serfer-1': I am OK, thanks for asking",
+            "Total Acks: 2",
+            "Total Responses: 1",
+        ] {
+            assert!(out.lines().any(|l| l == line), "no {line:?} in:\n{out}");
+        }
+        assert!(node.terminate().success());
+        assert_quiet(&[&agent]);
+    });
 }

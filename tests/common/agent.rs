@@ -31,6 +31,8 @@ pub struct AgentConfig {
     pub join: Vec<SocketAddr>,
     /// `-tag` pairs.
     pub tags: Vec<(String, String)>,
+    /// `-bind` and `-rpc-addr`; free loopback ports when `None`.
+    pub addrs: Option<(SocketAddr, SocketAddr)>,
 }
 
 /// A running `serf agent`. Its user-event handler appends `NAME PAYLOAD` lines to
@@ -48,8 +50,12 @@ impl Agent {
     /// Starts `serf agent` and waits (bounded) until its RPC port answers, which it
     /// opens after gossip is up and any `-join` has succeeded.
     pub async fn start(serf: &Path, name: &str, cfg: AgentConfig) -> Agent {
-        let bind = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let rpc = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let (bind, rpc) = cfg.addrs.unwrap_or_else(|| {
+            (
+                SocketAddr::from(([127, 0, 0, 1], free_port())),
+                SocketAddr::from(([127, 0, 0, 1], free_port())),
+            )
+        });
         let dir = std::env::temp_dir().join(format!(
             "serfer-agent-{name}-{}-{}",
             std::process::id(),

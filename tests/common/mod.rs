@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod example;
 
 use std::io::Write as _;
 use std::time::Duration;
