@@ -511,6 +511,18 @@ fn an_agent_rotates_the_key_of_serfer_nodes() {
             let a2 = Agent::start(&serf, "a2", agent_config(Some(OTHER_KEY), &[s1.addr()])).await;
             a2.wait_status("s1", "alive").await;
             wait_alive(&s1, "a2").await;
+
+            // The other way: the Serfer node installs a key on the agents.
+            let old: serfer::Key = KEY.parse().unwrap();
+            let report = s1.install_key(&old).await.unwrap();
+            assert_eq!((report.responses, report.errors), (3, 0), "{report:?}");
+            let listed = a2.cli("keys", &["-list"]).await;
+            assert!(
+                listed
+                    .lines()
+                    .any(|l| l.split_whitespace().eq([KEY, "[3/3]"])),
+                "{listed}"
+            );
             s1.shutdown().await.unwrap();
             assert_quiet(&[&a1, &a2]);
         },
