@@ -510,13 +510,15 @@ async fn join_then_leave_and_force_leave() {
     // Graceful leave through the joiner's RPC: the others see it `left`.
     let run = serfer(&["leave", &rpc(&joiner)]).await;
     assert_eq!(run.ok(), "Graceful leave complete\n");
-    wait_until(
+    if let Err(e) = wait_until(
         DELIVERY,
         "the joiner to be left",
         status_of(joiner.name().into(), MemberStatus::Left),
     )
     .await
-    .unwrap();
+    {
+        panic!("{e}; the watcher sees {:?}", watcher.members().await);
+    }
     tokio::time::timeout(DELIVERY, joiner.wait())
         .await
         .expect("the joiner stops after leaving")
