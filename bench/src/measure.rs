@@ -33,10 +33,11 @@ pub enum Value2 {
 pub type Table = BTreeMap<(usize, &'static str, usize), BTreeMap<Impl, Value2>>;
 
 /// The metrics, in table order.
-pub const METRICS: [&str; 19] = [
+pub const METRICS: [&str; 20] = [
     "all N alive (convergence)",
     "event to last node, p50",
     "event to last node, p90",
+    "events a node got only by push/pull (of the timed ones)",
     "query to last node, p50",
     "query to last node, p90",
     "query, all N answers, p50",
@@ -339,9 +340,10 @@ async fn run_one(
     };
     // Each node's receipt time, as time since the send, sorted: the spread's
     // shape (which hop is slow), not only its end.
+    let bound = delivery_bound(n);
     let wait_arrivals =
         |id: u64, want: usize, sent: Instant, receipts: &mut mpsc::UnboundedReceiver<Receipt>| {
-            let deadline = Instant::now() + Duration::from_secs(60);
+            let deadline = Instant::now() + bound;
             let mut got = HashMap::new();
             loop {
                 if got.len() >= want {
@@ -369,10 +371,24 @@ async fn run_one(
     // Event latency, one at a time.
     let mut lat = Vec::new();
     let mut by_rank: Vec<Vec<f64>> = vec![Vec::new(); n];
+    let mut by_push_pull = 0;
     for k in 0..args.events {
         let id = k as u64;
         let sent = send_and_wait(id, 0).await.map_err(|e| e.to_string())?;
         if let Some(arrivals) = wait_arrivals(id, n, sent, &mut receipts) {
+            let late: Vec<String> = arrivals
+                .iter()
+                .filter(|&&t| t > GOSSIP_WINDOW_MS)
+                .map(|t| format!("{:.1} s", t / 1000.0))
+                .collect();
+            if !late.is_empty() {
+                by_push_pull += 1;
+                eprintln!(
+                    "   event {id}: gossip missed {} node(s); push/pull delivered it after {}",
+                    late.len(),
+                    late.join(", ")
+                );
+            }
             lat.push(*arrivals.last().unwrap_or(&f64::NAN));
             for (rank, t) in arrivals.into_iter().enumerate() {
                 by_rank[rank].push(t);
@@ -402,6 +418,10 @@ async fn run_one(
     };
     out.push(("event to last node, p50", note(0.5)));
     out.push(("event to last node, p90", note(0.9)));
+    out.push((
+        "events a node got only by push/pull (of the timed ones)",
+        Value2::Count(by_push_pull),
+    ));
 
     // Queries: time to all N answers, and when the call itself returns (`done`).
     let mut answers = Vec::new();
@@ -690,6 +710,22 @@ async fn wait_status(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Gossip delivers an event everywhere within a few seconds or not at all: past this,
+/// an arrival came by push/pull (anti-entropy), which carries recent events too.
+const GOSSIP_WINDOW_MS: f64 = 5_000.0;
+
+/// How long to wait for one event to reach every node: twice the push/pull interval
+/// at this size (so that a node gossip missed still gets it by push/pull), at least
+/// 60 s. Both memberlists scale the LAN's 30 s interval up beyond 32 nodes
+/// (`pushPullScale`: one more multiple per doubling).
+fn delivery_bound(n: usize) -> Duration {
+    let mut scale = 1u32;
+    if n > 32 {
+        scale += ((n as f64).log2() - 32f64.log2()).ceil() as u32;
+    }
+    (Duration::from_secs(30) * scale * 2).max(Duration::from_secs(60))
 }
 
 /// Receives with a timeout from inside a synchronous closure (the runtime is multi-threaded).
