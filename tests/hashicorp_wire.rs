@@ -16,8 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::agent::{Agent, AgentConfig};
-use common::{serf_binary, DELIVERY};
+use common::DELIVERY;
+use serfer::testing::agent::{serf_binary, Agent, AgentOptions};
 use serfer::testing::{wait_for_status, wait_until, Recorder};
 use serfer::{MemberEvent, MemberStatus, Node, Query, QueryOptions, State, UserEvent, Wire};
 
@@ -221,12 +221,13 @@ async fn serfer_node(name: &str, key: Option<&str>, join: &[String]) -> (Node, S
     (node, seen)
 }
 
-fn agent_config(key: Option<&str>, join: &[std::net::SocketAddr]) -> AgentConfig {
-    AgentConfig {
+fn agent_config(name: &str, key: Option<&str>, join: &[std::net::SocketAddr]) -> AgentOptions {
+    AgentOptions {
         key: key.map(str::to_owned),
         join: join.to_vec(),
         tags: vec![("role".into(), "agent".into())],
-        addrs: None,
+        answers: vec![("whoami".into(), format!("agent-{name}"))],
+        ..AgentOptions::default()
     }
 }
 
@@ -280,9 +281,9 @@ async fn wait_tag(node: &Node, name: &str, value: &str) {
 async fn two_agents_two_serfer_nodes(serf: std::path::PathBuf, key: Option<&str>) {
     // An agent joins a Serfer node…
     let (s1, seen1) = serfer_node("s1", key, &[]).await;
-    let a1 = Agent::start(&serf, "a1", agent_config(key, &[s1.addr()])).await;
+    let a1 = Agent::start(&serf, "a1", agent_config("a1", key, &[s1.addr()])).await;
     // …and a Serfer node joins an agent.
-    let (s2, seen2) = serfer_node("s2", key, &[a1.bind.to_string()]).await;
+    let (s2, seen2) = serfer_node("s2", key, &[a1.bind().to_string()]).await;
 
     for name in ["s1", "s2"] {
         let m = a1.wait_status(name, "alive").await;
@@ -379,13 +380,7 @@ async fn two_agents_two_serfer_nodes(serf: std::path::PathBuf, key: Option<&str>
 /// warning, or anything about suspicion or refutation.
 fn assert_quiet(agents: &[&Agent]) {
     for a in agents {
-        let complaints = a.complaints(&[]);
-        assert!(
-            complaints.is_empty(),
-            "{} complained:\n{}",
-            a.name,
-            complaints.join("\n")
-        );
+        a.assert_no_complaints(&[]);
     }
     let ours: Vec<String> = logged_since(0)
         .into_iter()
@@ -419,16 +414,17 @@ fn encrypted_cluster_of_agents_and_serfer_nodes() {
 fn a_wrong_key_is_refused_both_ways() {
     in_netns("a_wrong_key_is_refused_both_ways", |serf| async move {
         let (s1, _) = serfer_node("s1", Some(KEY), &[]).await;
-        let a1 = Agent::start(&serf, "a1", agent_config(Some(OTHER_KEY), &[])).await;
-        let a2 = Agent::start(&serf, "a2", agent_config(None, &[])).await;
+        let a1 = Agent::start(&serf, "a1", agent_config("a1", Some(OTHER_KEY), &[])).await;
+        let a2 = Agent::start(&serf, "a2", agent_config("a2", None, &[])).await;
 
         // Agents joining the Serfer node with another key, or without one.
         for a in [&a1, &a2] {
             let (code, out, err) = a.try_cli("join", &[&s1.addr().to_string()]).await;
             assert_ne!(
-                code, 0,
+                code,
+                0,
                 "{} joined s1 with the wrong key:\n{out}{err}",
-                a.name
+                a.name()
             );
         }
         // Serfer nodes joining the agent with another key, or without one.
@@ -437,7 +433,7 @@ fn a_wrong_key_is_refused_both_ways() {
                 .name(name)
                 .bind("127.0.0.1:0")
                 .wire(Wire::HashiCorp)
-                .join(a1.bind.to_string());
+                .join(a1.bind().to_string());
             let refused = match key {
                 Some(k) => refused.key(k),
                 None => refused,
@@ -454,7 +450,7 @@ fn a_wrong_key_is_refused_both_ways() {
             let members = a.members().await;
             assert_eq!(
                 members.keys().collect::<Vec<_>>(),
-                [&a.name],
+                [a.name()],
                 "{members:#?}"
             );
         }
@@ -470,7 +466,7 @@ fn an_agent_rotates_the_key_of_serfer_nodes() {
         "an_agent_rotates_the_key_of_serfer_nodes",
         |serf| async move {
             let (s1, seen1) = serfer_node("s1", Some(KEY), &[]).await;
-            let a1 = Agent::start(&serf, "a1", agent_config(Some(KEY), &[s1.addr()])).await;
+            let a1 = Agent::start(&serf, "a1", agent_config("a1", Some(KEY), &[s1.addr()])).await;
             a1.wait_status("s1", "alive").await;
             wait_alive(&s1, "a1").await;
 
@@ -508,7 +504,12 @@ fn an_agent_rotates_the_key_of_serfer_nodes() {
             );
             s1.event("deploy", &"from-s1".to_owned()).await.unwrap();
             a1.wait_event("deploy from-s1").await;
-            let a2 = Agent::start(&serf, "a2", agent_config(Some(OTHER_KEY), &[s1.addr()])).await;
+            let a2 = Agent::start(
+                &serf,
+                "a2",
+                agent_config("a2", Some(OTHER_KEY), &[s1.addr()]),
+            )
+            .await;
             a2.wait_status("s1", "alive").await;
             wait_alive(&s1, "a2").await;
 
@@ -603,9 +604,9 @@ impl Drop for SerferProcess {
 fn kill_and_leave_are_seen_across() {
     in_netns("kill_and_leave_are_seen_across", |serf| async move {
         let (s1, seen1) = serfer_node("s1", None, &[]).await;
-        let a1 = Agent::start(&serf, "a1", agent_config(None, &[s1.addr()])).await;
-        let mut a2 = Agent::start(&serf, "a2", agent_config(None, &[s1.addr()])).await;
-        let mut p = SerferProcess::start("p", a1.bind);
+        let a1 = Agent::start(&serf, "a1", agent_config("a1", None, &[s1.addr()])).await;
+        let mut a2 = Agent::start(&serf, "a2", agent_config("a2", None, &[s1.addr()])).await;
+        let mut p = SerferProcess::start("p", a1.bind());
         for a in [&a1, &a2] {
             a.wait_status("p", "alive").await;
         }
@@ -636,9 +637,9 @@ fn a_mixed_cluster_stays_converged_for_a_minute() {
         "a_mixed_cluster_stays_converged_for_a_minute",
         |serf| async move {
             let (s1, seen1) = serfer_node("s1", Some(KEY), &[]).await;
-            let a1 = Agent::start(&serf, "a1", agent_config(Some(KEY), &[s1.addr()])).await;
-            let (s2, seen2) = serfer_node("s2", Some(KEY), &[a1.bind.to_string()]).await;
-            let a2 = Agent::start(&serf, "a2", agent_config(Some(KEY), &[s2.addr()])).await;
+            let a1 = Agent::start(&serf, "a1", agent_config("a1", Some(KEY), &[s1.addr()])).await;
+            let (s2, seen2) = serfer_node("s2", Some(KEY), &[a1.bind().to_string()]).await;
+            let a2 = Agent::start(&serf, "a2", agent_config("a2", Some(KEY), &[s2.addr()])).await;
             let everyone = ["a1", "a2", "s1", "s2"];
             for a in [&a1, &a2] {
                 for name in everyone {
@@ -665,7 +666,7 @@ fn a_mixed_cluster_stays_converged_for_a_minute() {
                             .filter(|(_, m)| m["status"] == "alive")
                             .map(|(n, _)| n.as_str())
                             .collect();
-                        assert_eq!(alive, everyone, "{}'s view: {members:#?}", a.name);
+                        assert_eq!(alive, everyone, "{}'s view: {members:#?}", a.name());
                     }
                     for s in [&s1, &s2] {
                         let mut alive: Vec<String> = s
@@ -711,7 +712,7 @@ fn a_mixed_cluster_stays_converged_for_a_minute() {
                 assert!(
                     flaps.is_empty(),
                     "{} in the minute:\n{}",
-                    a.name,
+                    a.name(),
                     flaps.join("\n")
                 );
             }
@@ -737,14 +738,14 @@ fn the_readme_walkthrough() {
         let agent = Agent::start(
             &serf,
             "go-1",
-            AgentConfig {
+            AgentOptions {
                 key: Some("U3VwZXJTZWN1cmVUb2tlbg==".into()),
                 join: vec!["127.0.0.1:7946".parse().unwrap()],
-                tags: Vec::new(),
                 addrs: Some((
                     "127.0.0.1:7947".parse().unwrap(),
                     "127.0.0.1:7373".parse().unwrap(),
                 )),
+                ..AgentOptions::default()
             },
         )
         .await;

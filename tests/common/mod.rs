@@ -1,10 +1,8 @@
 //! Shared test helpers.
 #![allow(dead_code)]
 
-pub mod agent;
 pub mod example;
 
-use std::io::Write as _;
 use std::time::Duration;
 
 /// A generous bound for anything gossip must deliver on loopback.
@@ -18,24 +16,8 @@ pub fn init_logs() {
         .try_init();
 }
 
-/// The path of HashiCorp's `serf` binary, or `None` (after a printed notice) when it
-/// is not installed. Under CI (`CI=true`) a missing binary fails the test instead:
-/// a skip must never count as a pass there.
-pub fn serf_binary(test: &str) -> Option<std::path::PathBuf> {
-    let path = std::path::PathBuf::from("/usr/bin/serf");
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: /usr/bin/serf is missing under CI; .ci/run must install it (apt-get install -y serf)");
-    }
-    // libtest captures `eprintln!` but not a direct write: the skip stays visible.
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIP {test}: HashiCorp's serf is not installed (apt-get install serf)"
-    );
-    None
-}
+#[allow(unused_imports)]
+pub use serfer::testing::agent::serf_binary;
 
 /// Runs `serf ARGS…` with a bounded wait; returns exit code and stdout.
 pub async fn run_serf(serf: &std::path::Path, args: &[&str]) -> (i32, String) {

@@ -15,10 +15,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
-use std::io::Write as _;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::Path;
+
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -40,7 +40,7 @@ use super::serf::{
 };
 
 /// HashiCorp's agent, from Debian's `serf` package.
-const SERF: &str = "/usr/bin/serf";
+use crate::testing::agent::{self, Agent, SERF};
 
 /// `[PMin, PMax, PCur, DMin, DMax, DCur]` of a `serf agent` 0.9.4 (spec §8).
 const VSN: [u8; 6] = [1, 5, 2, 2, 5, 5];
@@ -875,188 +875,22 @@ fn socket_addr(ip: &[u8], port: u16) -> Option<SocketAddr> {
 /// `true` when `/usr/bin/serf` is there. Otherwise prints a `SKIP` notice, or
 /// panics under `CI=true`: a skip must never count as a pass on CI.
 pub(super) fn serf_installed(test: &str) -> bool {
-    if Path::new(SERF).exists() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: {SERF} is missing under CI=true; install it (apt-get install serf)");
-    }
-    // libtest captures `eprintln!` but not a direct write: the skip stays visible.
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIP {test}: HashiCorp's serf is not installed (apt-get install serf)"
-    );
-    false
+    agent::serf_binary(test).is_some()
 }
 
-/// A port free for both TCP and UDP on 127.0.0.1 a moment ago.
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-        let port = tcp.local_addr().expect("local address").port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port free for both TCP and UDP on 127.0.0.1 after 50 tries");
+/// Starts `serf agent -node=NAME` with `extra` flags (see [`agent::Agent::start`]).
+pub(super) async fn start_agent(name: &str, extra: &[String]) -> Agent {
+    let opts = agent::AgentOptions {
+        args: extra.to_vec(),
+        ..agent::AgentOptions::default()
+    };
+    Agent::start(Path::new(SERF), name, opts).await
 }
 
-/// A running `serf agent`. Dropping it kills the process by PID and reaps it;
-/// if the test is failing, its log is printed first.
-pub(super) struct Agent {
-    name: String,
-    child: Child,
-    pub(super) bind: SocketAddr,
-    rpc: SocketAddr,
-    log: PathBuf,
-}
-
-impl Agent {
-    /// Starts `serf agent` with `extra` flags and waits (bounded) until its RPC
-    /// port accepts connections, which it opens once gossip is up.
-    pub(super) async fn start(name: &str, extra: &[String]) -> Agent {
-        let bind = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let rpc = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let log = std::env::temp_dir().join(format!(
-            "serfer-live-{name}-{}-{}.log",
-            std::process::id(),
-            bind.port()
-        ));
-        let out = std::fs::File::create(&log).expect("agent log file");
-        let child = std::process::Command::new(SERF)
-            .arg("agent")
-            .arg(format!("-node={name}"))
-            .arg(format!("-bind={bind}"))
-            .arg(format!("-rpc-addr={rpc}"))
-            .arg("-log-level=debug")
-            .args(extra)
-            .env_remove("SERF_RPC_ADDR")
-            .env_remove("SERF_RPC_AUTH")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("duplicate log handle"))
-            .stderr(out)
-            .spawn()
-            .expect("serf agent starts");
-        let mut agent = Agent {
-            name: name.to_owned(),
-            child,
-            bind,
-            rpc,
-            log,
-        };
-        let deadline = Instant::now() + BOUND;
-        loop {
-            if let Ok(Some(status)) = agent.child.try_wait() {
-                panic!("agent {name} exited early ({status})");
-            }
-            if TcpStream::connect(rpc).await.is_ok() {
-                return agent;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "agent {name}: RPC {rpc} not open within {BOUND:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    pub(super) fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Panics if memberlist or Serf logged an error or warning (a packet it
-    /// could not decode, a bad checksum, a failed probe, …), except lines
-    /// containing one of `expected`.
-    pub(super) fn assert_no_wire_complaints(&self, expected: &[&str]) {
-        let log = self.log_text();
-        let complaints: Vec<&str> = log
-            .lines()
-            .filter(|l| l.contains("[ERR]") || l.contains("[WARN]"))
-            .filter(|l| l.contains(" memberlist: ") || l.contains(" serf: "))
-            .filter(|l| !expected.iter().any(|e| l.contains(e)))
-            .collect();
-        assert!(
-            complaints.is_empty(),
-            "agent {} complained:\n{}",
-            self.name,
-            complaints.join("\n")
-        );
-    }
-
-    /// Runs `serf <command> -rpc-addr=<this agent> <args>` and returns its
-    /// stdout; panics if it fails or takes longer than [`BOUND`].
-    pub(super) async fn cli(&self, command: &str, args: &[&str]) -> String {
-        let child = tokio::process::Command::new(SERF)
-            .arg(command)
-            .arg(format!("-rpc-addr={}", self.rpc))
-            .args(args)
-            .env_remove("SERF_RPC_ADDR")
-            .env_remove("SERF_RPC_AUTH")
-            .kill_on_drop(true)
-            .output();
-        let out = timeout(BOUND, child)
-            .await
-            .unwrap_or_else(|_| panic!("serf {command} {args:?} not done within {BOUND:?}"))
-            .expect("serf CLI runs");
-        assert!(
-            out.status.success(),
-            "serf {command} {args:?} on {}: {}\n{}",
-            self.name,
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// `serf members -format=json`: name → member record.
-    pub(super) async fn members(&self) -> BTreeMap<String, serde_json::Value> {
-        let out = self.cli("members", &["-format=json"]).await;
-        let json: serde_json::Value = serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("members output is not JSON ({e}): {out}"));
-        json["members"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no members array in {out}"))
-            .iter()
-            .map(|m| (m["name"].as_str().unwrap_or_default().to_owned(), m.clone()))
-            .collect()
-    }
-
-    /// The status (`alive`, `left`, …) of `name` in this agent's view.
-    async fn status_of(&self, name: &str) -> Option<String> {
-        let members = self.members().await;
-        Some(members.get(name)?["status"].as_str()?.to_owned())
-    }
-
-    /// Waits until `name` has `status` here; returns its member record.
-    pub(super) async fn wait_for_status(&self, name: &str, status: &str) -> serde_json::Value {
-        eventually(
-            &format!("{} lists {name} as {status}", self.name),
-            BOUND,
-            move || async move {
-                let members = self.members().await;
-                let m = members.get(name)?;
-                (m["status"] == status).then(|| m.clone())
-            },
-        )
-        .await
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        // By PID: only the process this guard started.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "---- log of serf agent {} ({}) ----\n{}",
-                self.name,
-                self.bind,
-                self.log_text()
-            );
-        }
-        let _ = std::fs::remove_file(&self.log);
-    }
+/// The status (`alive`, `left`, …) of `name` in `agent`'s view.
+async fn status_of(agent: &Agent, name: &str) -> Option<String> {
+    let members = agent.members().await;
+    Some(members.get(name)?["status"].as_str()?.to_owned())
 }
 
 /// Polls `probe` until it gives a value; panics with `what` after `bound`.
@@ -1082,18 +916,18 @@ where
 /// Joins `peer` through `agent` and checks the reply: the agent's own alive
 /// state with a full version vector and tag meta, and a Serf user state.
 async fn join_and_check_reply(peer: &Peer, agent: &Agent) {
-    let reply = peer.join(agent.bind).await.unwrap_or_else(|e| {
-        panic!("{} could not join {}: {e}", peer.name(), agent.name);
+    let reply = peer.join(agent.bind()).await.unwrap_or_else(|e| {
+        panic!("{} could not join {}: {e}", peer.name(), agent.name());
     });
     assert!(reply.join, "the reply echoes Join: true");
     let own = reply
         .nodes
         .iter()
-        .find(|n| n.name == agent.name)
-        .unwrap_or_else(|| panic!("{} missing from its join reply {reply:?}", agent.name));
+        .find(|n| n.name == agent.name())
+        .unwrap_or_else(|| panic!("{} missing from its join reply {reply:?}", agent.name()));
     assert_eq!(own.state, NodeState::Alive);
     assert_eq!(own.vsn, Some(VSN));
-    assert_eq!(socket_addr(&own.addr, own.port), Some(agent.bind));
+    assert_eq!(socket_addr(&own.addr, own.port), Some(agent.bind()));
     serf::decode_tags(&own.meta).expect("agent meta decodes as tags");
     let Ok(SerfMessage::PushPull(state)) = SerfMessage::decode(&reply.user_state) else {
         panic!("join reply user state is not a Serf push/pull");
@@ -1103,12 +937,12 @@ async fn join_and_check_reply(peer: &Peer, agent: &Agent) {
         EVENT_SLOTS,
         "Go sends the whole event ring"
     );
-    assert!(state.status_ltimes.contains_key(&agent.name));
+    assert!(state.status_ltimes.contains_key(agent.name()));
 }
 
 /// Waits until `agent` lists `peer` alive with the peer's tags.
 async fn wait_until_member(agent: &Agent, peer: &Peer) {
-    let member = agent.wait_for_status(peer.name(), "alive").await;
+    let member = agent.wait_status(peer.name(), "alive").await;
     assert_eq!(member["tags"]["role"], "rust", "tags of {member}");
     assert_eq!(
         member["addr"],
@@ -1136,7 +970,7 @@ fn assert_udp_acks_accepted(peer: &Peer, agents: &[&Agent]) {
         "an agent suspected the peer: {stats:?}"
     );
     for agent in agents {
-        agent.assert_no_wire_complaints(&[]);
+        agent.assert_no_complaints(&[]);
     }
 }
 
@@ -1144,7 +978,7 @@ fn assert_udp_acks_accepted(peer: &Peer, agents: &[&Agent]) {
 /// coordinate (spec §7), over TCP no payload.
 async fn peer_pings(agent: &Agent, peer: &Peer) {
     let ack = peer
-        .ping_udp(&agent.name, agent.bind)
+        .ping_udp(agent.name(), agent.bind())
         .await
         .expect("UDP ping acked");
     let coordinate = serf::decode_ping_payload(ack.payload.as_deref().unwrap_or_default())
@@ -1153,7 +987,7 @@ async fn peer_pings(agent: &Agent, peer: &Peer) {
     assert_eq!(coordinate.vec.len(), 8, "{coordinate:?}");
     assert!(coordinate.error > 0.0, "{coordinate:?}");
     let ack = peer
-        .ping_tcp(&agent.name, agent.bind)
+        .ping_tcp(agent.name(), agent.bind())
         .await
         .expect("TCP ping acked");
     assert_eq!(ack.payload, None, "stream acks carry no coordinate");
@@ -1232,7 +1066,7 @@ async fn live_plain_join_probe_event_query_leave() {
     if !serf_installed("live_plain_join_probe_event_query_leave") {
         return;
     }
-    let agent = Agent::start("live-plain-a", &[]).await;
+    let agent = start_agent("live-plain-a", &[]).await;
     let mut peer = Peer::start(PeerConfig::new("live-plain-rust")).await;
 
     join_and_check_reply(&peer, &agent).await;
@@ -1246,11 +1080,14 @@ async fn live_plain_join_probe_event_query_leave() {
     // the peer had to refute: Serf's own status stays `alive` meanwhile.
     let window = Instant::now() + Duration::from_secs(10);
     while Instant::now() < window {
-        assert_eq!(agent.status_of(peer.name()).await.as_deref(), Some("alive"));
+        assert_eq!(
+            status_of(&agent, peer.name()).await.as_deref(),
+            Some("alive")
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let stats = peer.stats();
-    let probes = stats.pings_from.get(&agent.name).copied().unwrap_or(0);
+    let probes = stats.pings_from.get(agent.name()).copied().unwrap_or(0);
     assert!(
         probes >= 5,
         "only {probes} probes from the agent in 10 s: {stats:?}"
@@ -1266,19 +1103,19 @@ async fn live_plain_join_probe_event_query_leave() {
     // compound leave in `live_peer_learned_by_gossip`). Go gets the same
     // separation by waiting until its intent has been gossiped.
     let [intent, dead] = peer.leave_messages().expect("leave messages encode");
-    peer.send(&[intent], agent.bind)
+    peer.send(&[intent], agent.bind())
         .await
         .expect("leave intent sent");
-    agent.wait_for_status(peer.name(), "leaving").await;
-    peer.send(&[dead], agent.bind).await.expect("dead sent");
-    agent.wait_for_status(peer.name(), "left").await;
-    let log = agent.log_text();
+    agent.wait_status(peer.name(), "leaving").await;
+    peer.send(&[dead], agent.bind()).await.expect("dead sent");
+    agent.wait_status(peer.name(), "left").await;
+    let log = agent.log();
     assert!(
         log.contains(&format!("EventMemberLeave: {} ", peer.name()))
             && !log.contains(&format!("EventMemberFailed: {} ", peer.name())),
         "not a clean graceful leave"
     );
-    agent.assert_no_wire_complaints(&[]);
+    agent.assert_no_complaints(&[]);
 
     peer.assert_no_errors();
     eprintln!("live_plain: peer saw {}", peer.stats());
@@ -1291,7 +1128,7 @@ async fn live_encrypted_join_and_wrong_key() {
         return;
     }
     let key = test_key();
-    let agent = Agent::start("live-enc-a", &[format!("-encrypt={}", base64(&key))]).await;
+    let agent = start_agent("live-enc-a", &[format!("-encrypt={}", base64(&key))]).await;
     let mut peer = Peer::start(PeerConfig::new("live-enc-rust").with_key(&key)).await;
 
     join_and_check_reply(&peer, &agent).await;
@@ -1304,7 +1141,7 @@ async fn live_encrypted_join_and_wrong_key() {
     check_query(&agent, &mut peer, &[]).await;
     let stats = peer.stats();
     assert!(
-        stats.pings_from.contains_key(&agent.name),
+        stats.pings_from.contains_key(agent.name()),
         "no encrypted probe answered: {stats:?}"
     );
     assert_udp_acks_accepted(&peer, &[&agent]);
@@ -1312,7 +1149,7 @@ async fn live_encrypted_join_and_wrong_key() {
 
     let wrong_key: Vec<u8> = key.iter().map(|b| b ^ 0x5a).collect();
     let intruder = Peer::start(PeerConfig::new("live-enc-intruder").with_key(&wrong_key)).await;
-    let refused = intruder.join(agent.bind).await;
+    let refused = intruder.join(agent.bind()).await;
     assert!(
         refused.is_err(),
         "a join with the wrong key succeeded: {refused:?}"
@@ -1320,15 +1157,15 @@ async fn live_encrypted_join_and_wrong_key() {
     // Nothing else can make the agent learn the intruder; watch for 5 s anyway.
     let window = Instant::now() + Duration::from_secs(5);
     while Instant::now() < window {
-        assert_eq!(agent.status_of(intruder.name()).await, None);
+        assert_eq!(status_of(&agent, intruder.name()).await, None);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let refusal = "No installed keys could decrypt the message";
     assert!(
-        agent.log_text().contains(refusal),
+        agent.log().contains(refusal),
         "the agent did not log the decryption failure"
     );
-    agent.assert_no_wire_complaints(&[refusal]);
+    agent.assert_no_complaints(&[refusal]);
     eprintln!(
         "live_encrypted: peer saw {}; wrong key refused with: {}",
         peer.stats(),
@@ -1343,7 +1180,7 @@ async fn live_tcp_fallback_ping() {
     if !serf_installed("live_tcp_fallback_ping") {
         return;
     }
-    let agent = Agent::start("live-tcp-a", &[]).await;
+    let agent = start_agent("live-tcp-a", &[]).await;
     let mut config = PeerConfig::new("live-tcp-rust");
     config.udp_acks = false;
     let peer = Peer::start(config).await;
@@ -1361,18 +1198,18 @@ async fn live_tcp_fallback_ping() {
         "Was able to connect to {} but other probes failed",
         peer.name()
     );
-    assert!(
-        agent.log_text().contains(&warning),
-        "no TCP-only probe logged"
+    assert!(agent.log().contains(&warning), "no TCP-only probe logged");
+    assert_eq!(
+        status_of(&agent, peer.name()).await.as_deref(),
+        Some("alive")
     );
-    assert_eq!(agent.status_of(peer.name()).await.as_deref(), Some("alive"));
     let stats = peer.stats();
     assert_eq!(
         stats.accusations, 0,
         "the agent suspected the peer: {stats:?}"
     );
     peer.assert_no_errors();
-    agent.assert_no_wire_complaints(&[&warning]);
+    agent.assert_no_complaints(&[&warning]);
     eprintln!("live_tcp: peer saw {stats}");
 }
 
@@ -1383,15 +1220,15 @@ async fn live_peer_learned_by_gossip() {
     if !serf_installed("live_peer_learned_by_gossip") {
         return;
     }
-    let a = Agent::start("live-gossip-a", &[]).await;
-    let b = Agent::start("live-gossip-b", &[format!("-join={}", a.bind)]).await;
-    a.wait_for_status(&b.name, "alive").await;
+    let a = start_agent("live-gossip-a", &[]).await;
+    let b = start_agent("live-gossip-b", &[format!("-join={}", a.bind())]).await;
+    a.wait_status(b.name(), "alive").await;
     let mut peer = Peer::start(PeerConfig::new("live-gossip-rust")).await;
 
     join_and_check_reply(&peer, &a).await;
     wait_until_member(&a, &peer).await;
     wait_until_member(&b, &peer).await;
-    let (prober, probed) = (&b.name, &peer);
+    let (prober, probed) = (b.name(), &peer);
     eventually(
         &format!("{prober} probes {}", peer.name()),
         BOUND,
@@ -1412,12 +1249,12 @@ async fn live_peer_learned_by_gossip() {
     // first; seen in every run), so it logs member-failed, then a forced leave,
     // while B, told by A's gossip, logs a clean leave. Both end with `left`.
     let leave = peer.leave_messages().expect("leave messages encode");
-    peer.send(&leave, a.bind).await.expect("leave sent");
-    a.wait_for_status(peer.name(), "left").await;
-    b.wait_for_status(peer.name(), "left").await;
+    peer.send(&leave, a.bind()).await.expect("leave sent");
+    a.wait_status(peer.name(), "left").await;
+    b.wait_status(peer.name(), "left").await;
 
     peer.assert_no_errors();
-    a.assert_no_wire_complaints(&[]);
-    b.assert_no_wire_complaints(&[]);
+    a.assert_no_complaints(&[]);
+    b.assert_no_complaints(&[]);
     eprintln!("live_gossip: peer saw {}", peer.stats());
 }

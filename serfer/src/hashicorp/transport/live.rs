@@ -8,7 +8,7 @@ use std::time::Duration;
 use serf::event::{Event, EventProducer, EventSubscriber};
 use serf::types::{MaybeResolvedAddress, MemberStatus, SmolStr};
 
-use super::super::live_tests::{base64, eventually, serf_installed, test_key, Agent, BOUND};
+use super::super::live_tests::{base64, eventually, serf_installed, start_agent, test_key, BOUND};
 use super::{NodeTransport, NodeTransportOptions};
 use crate::engine::{add_trailer, strip_trailer};
 
@@ -87,37 +87,37 @@ async fn mixed_cluster(test: &str, keys: Vec<Vec<u8>>) {
         .first()
         .map(|k| vec![format!("-encrypt={}", base64(k))])
         .unwrap_or_default();
-    let go1 = Agent::start("go-1", &extra).await;
+    let go1 = start_agent("go-1", &extra).await;
     let (rs, rs_events) = start("rs", &keys).await;
     let rs_addr = *rs.advertise_node().address();
 
     // serf-rs joins a Go agent: a push/pull on a Go stream, both ways.
-    rs.join(MaybeResolvedAddress::Resolved(go1.bind), false)
+    rs.join(MaybeResolvedAddress::Resolved(go1.bind()), false)
         .await
         .expect("the serf-rs node joins the Go agent");
-    let record = go1.wait_for_status("rs", "alive").await;
+    let record = go1.wait_status("rs", "alive").await;
     assert_eq!(record["tags"]["role"], "rs", "tags cross in node meta");
     wait_rs_alive(&rs, "go-1").await;
 
     // A Go agent joins through the serf-rs node: it answers a Go push/pull.
     let mut extra2 = extra.clone();
     extra2.push(format!("-join={rs_addr}"));
-    let go2 = Agent::start("go-2", &extra2).await;
-    go2.wait_for_status("rs", "alive").await;
-    go2.wait_for_status("go-1", "alive").await;
+    let go2 = start_agent("go-2", &extra2).await;
+    go2.wait_status("rs", "alive").await;
+    go2.wait_status("go-1", "alive").await;
     wait_rs_alive(&rs, "go-2").await;
 
     // A second serf-rs node joins through the Go agent and learns the first
     // from Go's state: serf-rs node meta and Serf state relayed by Go.
     let (rs2, rs2_events) = start("rs-2", &keys).await;
-    rs2.join(MaybeResolvedAddress::Resolved(go2.bind), false)
+    rs2.join(MaybeResolvedAddress::Resolved(go2.bind()), false)
         .await
         .expect("the second serf-rs node joins the second Go agent");
     for name in ["go-1", "go-2", "rs"] {
         wait_rs_alive(&rs2, name).await;
     }
     wait_rs_alive(&rs, "rs-2").await;
-    let record = go1.wait_for_status("rs-2", "alive").await;
+    let record = go1.wait_status("rs-2", "alive").await;
     assert_eq!(record["tags"]["zone"], "rs-2");
 
     // Events both ways.
@@ -133,12 +133,7 @@ async fn mixed_cluster(test: &str, keys: Vec<Vec<u8>>) {
         eventually(
             "a Go agent receives the serf-rs node's event",
             BOUND,
-            || async {
-                agent
-                    .log_text()
-                    .contains("user-event: from-rs")
-                    .then_some(())
-            },
+            || async { agent.log().contains("user-event: from-rs").then_some(()) },
         )
         .await;
     }
@@ -181,7 +176,7 @@ async fn mixed_cluster(test: &str, keys: Vec<Vec<u8>>) {
         for name in ["go-1", "go-2", "rs", "rs-2"] {
             assert_eq!(members[name]["status"], "alive", "{name} in {members:?}");
         }
-        agent.assert_no_wire_complaints(&[]);
+        agent.assert_no_complaints(&[]);
     }
     for name in ["go-1", "go-2", "rs-2"] {
         assert_eq!(status_in_rs(&rs, name).await, Some(MemberStatus::Alive));
@@ -193,8 +188,8 @@ async fn mixed_cluster(test: &str, keys: Vec<Vec<u8>>) {
     // A graceful leave ends `left`, not `failed`, on the Go side.
     rs.leave().await.expect("serf-rs leaves");
     for agent in [&go1, &go2] {
-        agent.wait_for_status("rs", "left").await;
-        agent.assert_no_wire_complaints(&[]);
+        agent.wait_status("rs", "left").await;
+        agent.assert_no_complaints(&[]);
     }
     eventually(
         "the second serf-rs node sees the first left",

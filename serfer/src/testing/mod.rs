@@ -18,6 +18,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod agent;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
