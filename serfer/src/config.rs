@@ -156,3 +156,22 @@ pub(crate) fn default_name() -> String {
     };
     format!("{host}-{:04x}", rand::random::<u16>())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_round_trip_and_unknown_ones_are_explained() {
+        for wire in [Wire::SerfRs, Wire::HashiCorp] {
+            assert_eq!(wire.to_string().parse::<Wire>(), Ok(wire));
+        }
+        assert_eq!("HashiCorp".parse::<Wire>(), Ok(Wire::HashiCorp));
+        assert_eq!(Wire::default(), Wire::SerfRs);
+        let err = "go".parse::<Wire>().unwrap_err();
+        assert!(
+            err.contains("`go`") && err.contains("serf-rs, hashicorp"),
+            "{err}"
+        );
+    }
+}
