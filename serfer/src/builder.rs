@@ -340,7 +340,9 @@ impl NodeBuilder {
         let opts = engine::options(&cfg)?;
         // The escape hatch may have changed it; errors must name the real one.
         let query_size_limit = opts.query_size_limit();
-        let (transport, wire_keys) = engine::transport_options(&cfg, &name);
+        let transport = engine::transport_options(&cfg, &name);
+        // The HashiCorp wire's keyring, handed over to the engine's once it exists.
+        let wire_keys = transport.hashicorp.as_ref().map(|h| h.keys.clone());
         let serf: Serf = Serf::with_event_producer(transport, opts, producer)
             .await
             .map_err(|e| {

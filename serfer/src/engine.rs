@@ -146,26 +146,20 @@ pub(crate) fn options(cfg: &Config) -> Result<EngineOptions, Error> {
     Ok(opts)
 }
 
-/// The transport options for node `name`, and on the HashiCorp wire the
-/// keyring the transport encrypts with (see [`follow_engine_keyring`]).
-pub(crate) fn transport_options(
-    cfg: &Config,
-    name: &str,
-) -> (NodeTransportOptions, Option<KeyRing>) {
+/// The transport options for node `name`.
+pub(crate) fn transport_options(cfg: &Config, name: &str) -> NodeTransportOptions {
     let opts = match cfg.wire {
         Wire::SerfRs => NodeTransportOptions::serf_rs(name, cfg.bind),
         Wire::HashiCorp => NodeTransportOptions::hashicorp(name, cfg.bind)
             .with_keys(cfg.keys.iter().map(|k| k.as_bytes().to_vec()).collect()),
     };
-    let mut opts = match cfg.advertise {
+    match cfg.advertise {
         Some(a) => NodeTransportOptions {
             net: opts.net.with_advertise_address(a),
             ..opts
         },
         None => opts,
-    };
-    let keys = opts.hashicorp.as_mut().map(|h| h.keys.clone());
-    (opts, keys)
+    }
 }
 
 /// Makes the HashiCorp transport read its keys from the engine's keyring from

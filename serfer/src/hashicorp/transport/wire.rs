@@ -69,7 +69,8 @@ impl KeyRing {
     }
 
     /// From now on, reads the keys from `source` at every use. A node calls
-    /// this once its engine exists, handing over the engine's own keyring.
+    /// this once its engine exists, handing over the engine's own keyring,
+    /// which always holds at least its primary key.
     pub fn follow(&self, source: impl Fn() -> Vec<Vec<u8>> + Send + Sync + 'static) {
         *self.0.write().unwrap_or_else(|p| p.into_inner()) = KeySource::Live(Box::new(source));
     }
@@ -79,6 +80,16 @@ impl KeyRing {
         match &*self.0.read().unwrap_or_else(|p| p.into_inner()) {
             KeySource::Fixed(keys) => keys.clone(),
             KeySource::Live(source) => source(),
+        }
+    }
+
+    /// True when there is no key: a plaintext wire. Asked for every packet
+    /// (memberlist-core's `packet_secure`), so it copies no key; a followed
+    /// keyring is never empty.
+    pub fn is_empty(&self) -> bool {
+        match &*self.0.read().unwrap_or_else(|p| p.into_inner()) {
+            KeySource::Fixed(keys) => keys.is_empty(),
+            KeySource::Live(_) => false,
         }
     }
 
@@ -126,7 +137,7 @@ impl GoWire {
 
     /// True when packets and streams are encrypted.
     pub fn encrypted(&self) -> bool {
-        !self.keys().is_empty()
+        !self.keys.is_empty()
     }
 
     fn keys(&self) -> Vec<Vec<u8>> {
