@@ -1,13 +1,13 @@
 //! Starting and stopping node processes of either implementation.
 
-use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
-use std::process::Stdio;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serfer::rpc::client::Client;
-use tokio::process::{Child, Command};
+use serfer::testing::agent::{Agent, AgentOptions};
+use serfer::testing::ports::free_port;
+use serfer::testing::process::Proc;
+use serfer_rpc::client::Client;
 
 /// Which implementation a cluster runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,70 +25,51 @@ impl std::fmt::Display for Impl {
     }
 }
 
-/// One node process, killed (SIGKILL, by PID) when dropped.
-pub struct Proc {
+/// One node process of either implementation, killed (SIGKILL, by PID) and reaped
+/// when dropped.
+pub struct Member {
     pub name: String,
     pub gossip: String,
     pub rpc: String,
-    pub child: Child,
-    pub pid: u32,
+    running: Running,
 }
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
+/// The guard that owns the process.
+enum Running {
+    Serfer(Proc),
+    Go(Agent),
 }
 
-/// A free port on 127.0.0.1 for both TCP and UDP (bound, then released).
-///
-/// Taken below the kernel's ephemeral range: a port handed out by binding port 0 is
-/// in that range, and between releasing it and the node binding it, an outgoing
-/// connection (there are hundreds during a run) can take it; a Go agent then exits
-/// with "address already in use". Ports are handed out in turn, never twice a run.
-pub fn free_port() -> u16 {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let low = ephemeral_low().clamp(2048, 65535);
-    let span = low - 1024;
-    // Different runs start at different places, so two benchmarks can share a host.
-    let _ = NEXT.compare_exchange(
-        0,
-        1 + std::process::id() % span,
-        Ordering::SeqCst,
-        Ordering::SeqCst,
-    );
-    for _ in 0..1000 {
-        let port = 1024 + NEXT.fetch_add(1, Ordering::SeqCst) % span;
-        let port = port as u16;
-        let Ok(_t) = TcpListener::bind(("127.0.0.1", port)) else {
-            continue;
-        };
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
+impl Member {
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        match &self.running {
+            Running::Serfer(p) => p.pid(),
+            Running::Go(a) => a.pid(),
         }
     }
-    panic!("no free port on 127.0.0.1 below {low} after 1000 tries");
+
+    /// `kill -9`, by PID: a crash, no leave.
+    pub fn kill(&mut self) {
+        match &mut self.running {
+            Running::Serfer(p) => p.kill(),
+            Running::Go(a) => a.kill(),
+        }
+    }
 }
 
-/// The first port of the kernel's ephemeral range (32768 when it cannot be read).
-fn ephemeral_low() -> u32 {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(32768)
-}
-
-/// Starts a node; its stdout and stderr go to `log` (kept, so its warnings can be counted).
+/// Starts a node; its stdout and stderr go to `log` (kept, so its warnings can be
+/// counted). Ports come from [`free_port`].
 pub fn spawn(
     imp: Impl,
     serf: &str,
     name: &str,
     join: Option<&str>,
     log: &Path,
-) -> std::io::Result<Proc> {
+) -> std::io::Result<Member> {
     let gossip = format!("127.0.0.1:{}", free_port());
     let rpc = format!("127.0.0.1:{}", free_port());
-    let mut cmd = match imp {
+    let running = match imp {
         Impl::Serfer => {
             let mut c = Command::new(std::env::current_exe()?);
             c.args([
@@ -109,39 +90,35 @@ pub fn spawn(
             if let Some(j) = join {
                 c.args(["--join", j]);
             }
-            c
+            let out = std::fs::File::create(log)?;
+            let err = out.try_clone()?;
+            c.stdin(Stdio::null()).stdout(out).stderr(err);
+            Running::Serfer(Proc::try_spawn(name, &mut c)?)
         }
         Impl::Go => {
-            let mut c = Command::new(serf);
-            c.args([
-                "agent",
-                &format!("-node={name}"),
-                &format!("-bind={gossip}"),
-                &format!("-rpc-addr={rpc}"),
-                "-profile=lan",
-                "-log-level=warn",
-            ]);
-            if let Some(j) = join {
-                c.arg(format!("-join={j}"));
-            }
-            c
+            let addr = |a: &str| {
+                a.parse().map_err(|e| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{a}: {e}"))
+                })
+            };
+            let opts = AgentOptions {
+                join: join.map(addr).transpose()?.into_iter().collect(),
+                addrs: Some((addr(&gossip)?, addr(&rpc)?)),
+                log_level: Some("warn".to_owned()),
+                log_file: Some(log.to_owned()),
+                // No handler forked per event: both sides deliver to no one.
+                no_event_handler: true,
+                args: vec!["-profile=lan".to_owned()],
+                ..AgentOptions::default()
+            };
+            Running::Go(Agent::spawn(Path::new(serf), name, opts))
         }
     };
-    let out = std::fs::File::create(log)?;
-    let err = out.try_clone()?;
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = child.id().unwrap_or(0);
-    Ok(Proc {
+    Ok(Member {
         name: name.to_owned(),
         gossip,
         rpc,
-        child,
-        pid,
+        running,
     })
 }
 
@@ -155,18 +132,6 @@ pub async fn connect(rpc: &str, within: Duration) -> Result<Client, String> {
             Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
         }
     }
-}
-
-/// Resident set size of a process, in KiB.
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 /// User + system CPU time of a process, in clock ticks.

@@ -4,11 +4,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serfer::rpc::client::{Client, QueryRecord, QueryRequest};
-use serfer::rpc::codec::Fields;
+use serfer_rpc::client::{Client, QueryRecord, QueryRequest};
+use serfer_rpc::codec::Fields;
 use tokio::sync::mpsc;
 
-use crate::cluster::{self, Impl, Proc};
+use serfer::testing::bounds;
+use serfer::testing::rss::rss_kib_of;
+
+use crate::cluster::{self, Impl, Member};
 use crate::RunArgs;
 
 /// One measured number.
@@ -141,7 +144,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 struct Node {
-    proc: Proc,
+    proc: Member,
     client: Arc<Client>,
 }
 
@@ -180,7 +183,7 @@ async fn start_cluster(
     let seed = first.gossip.clone();
     procs.push(first);
     // The seed must listen before the others try to join it.
-    let _ = cluster::connect(&procs[0].rpc, Duration::from_secs(20)).await?;
+    let _ = cluster::connect(&procs[0].rpc, bounds::START).await?;
     // Go's memberlist fixes each ticker's phase when it creates it: its "random
     // stagger" only delays the first read of a ticker that already runs
     // (memberlist state.go `triggerFunc`). Agents started back to back therefore
@@ -201,7 +204,7 @@ async fn start_cluster(
     }
     let mut nodes = Vec::with_capacity(n);
     for p in procs {
-        let client = Arc::new(cluster::connect(&p.rpc, Duration::from_secs(30)).await?);
+        let client = Arc::new(cluster::connect(&p.rpc, bounds::START).await?);
         nodes.push(Node { proc: p, client });
     }
 
@@ -272,7 +275,7 @@ async fn run_one(
     let mut out = Vec::new();
     let tag = format!("{:x}", std::process::id());
     let log_dir = std::env::temp_dir().join(format!("serfer-bench-{tag}"));
-    let (nodes, convergence) = start_cluster(imp, n, &args.serf, 0).await?;
+    let (mut nodes, convergence) = start_cluster(imp, n, &args.serf, 0).await?;
     out.push(("all N alive (convergence)", Value2::Ms(ms(convergence))));
     let logs: Vec<_> = (0..n)
         .map(|i| log_dir.join(log_name(imp, n, 0, i)))
@@ -340,7 +343,7 @@ async fn run_one(
     };
     // Each node's receipt time, as time since the send, sorted: the spread's
     // shape (which hop is slow), not only its end.
-    let bound = delivery_bound(n);
+    let bound = bounds::lan_delivery_within(n);
     let wait_arrivals =
         |id: u64, want: usize, sent: Instant, receipts: &mut mpsc::UnboundedReceiver<Receipt>| {
             let deadline = Instant::now() + bound;
@@ -597,7 +600,7 @@ async fn run_one(
     }
 
     // Idle cost.
-    let pids: Vec<u32> = nodes.iter().map(|n| n.proc.pid).collect();
+    let pids: Vec<u32> = nodes.iter().map(|n| n.proc.pid()).collect();
     let before: Vec<u64> = pids
         .iter()
         .map(|p| cluster::cpu_ticks(*p).unwrap_or(0))
@@ -607,7 +610,7 @@ async fn run_one(
         .iter()
         .map(|p| cluster::cpu_ticks(*p).unwrap_or(0))
         .collect();
-    let rss: Vec<u64> = pids.iter().filter_map(|p| cluster::rss_kib(*p)).collect();
+    let rss: Vec<u64> = pids.iter().filter_map(|p| rss_kib_of(*p)).collect();
     let cpu: f64 = before
         .iter()
         .zip(&after)
@@ -627,11 +630,10 @@ async fn run_one(
     for _ in 0..args.kills.min(n.saturating_sub(2)) {
         let victim = alive.pop().expect("more than two nodes");
         let name = nodes[victim].proc.name.clone();
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &nodes[victim].proc.pid.to_string()])
-            .status();
+        nodes[victim].proc.kill();
         let t = Instant::now();
-        if wait_status(&nodes, &alive, &name, "failed", Duration::from_secs(90)).await {
+        let bound = bounds::lan_failure_within(n);
+        if wait_status(&nodes, &alive, &name, "failed", bound).await {
             kills.push(ms(t.elapsed()));
         }
     }
@@ -655,10 +657,11 @@ async fn run_one(
         let name = nodes[leaver].proc.name.clone();
         let t = Instant::now();
         let _ = nodes[leaver].client.leave().await;
-        if wait_status(&nodes, &alive, &name, "left", Duration::from_secs(60)).await {
+        let bound = bounds::lan_delivery_within(n);
+        if wait_status(&nodes, &alive, &name, "left", bound).await {
             leaves.push(ms(t.elapsed()));
         } else {
-            leave_failure = Some("not seen in 60 s".to_owned());
+            leave_failure = Some(format!("not seen in {} s", bound.as_secs()));
             break;
         }
     }
@@ -715,18 +718,6 @@ async fn wait_status(
 /// Gossip delivers an event everywhere within a few seconds or not at all: past this,
 /// an arrival came by push/pull (anti-entropy), which carries recent events too.
 const GOSSIP_WINDOW_MS: f64 = 5_000.0;
-
-/// How long to wait for one event to reach every node: twice the push/pull interval
-/// at this size (so that a node gossip missed still gets it by push/pull), at least
-/// 60 s. Both memberlists scale the LAN's 30 s interval up beyond 32 nodes
-/// (`pushPullScale`: one more multiple per doubling).
-fn delivery_bound(n: usize) -> Duration {
-    let mut scale = 1u32;
-    if n > 32 {
-        scale += ((n as f64).log2() - 32f64.log2()).ceil() as u32;
-    }
-    (Duration::from_secs(30) * scale * 2).max(Duration::from_secs(60))
-}
 
 /// Receives with a timeout from inside a synchronous closure (the runtime is multi-threaded).
 fn futures_block(rx: &mut mpsc::UnboundedReceiver<Receipt>, within: Duration) -> Option<Receipt> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 /// The default agent address, as serf's.
-pub const DEFAULT_RPC_ADDR: &str = serfer::rpc::DEFAULT_RPC_ADDR;
+pub const DEFAULT_RPC_ADDR: &str = serfer_rpc::DEFAULT_RPC_ADDR;
 
 /// Talk to a Serf agent (a Serfer node or HashiCorp's `serf agent`) over its RPC port.
 ///

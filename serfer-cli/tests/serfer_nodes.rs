@@ -6,7 +6,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{closed_port, command, rpc, run, serfer, Streaming, DELIVERY};
+use common::{command, rpc, run, serfer, streaming};
+use serfer::testing::bounds::{DELIVERY, FAILURE, STOP};
+use serfer::testing::ports::free_port;
 use serfer::testing::{wait_until, Recorder, TestCluster};
 use serfer::{Key, MemberStatus, Node, Query, State, UserEvent};
 
@@ -476,12 +478,7 @@ async fn join_then_leave_and_force_leave() {
     .await
     .unwrap();
 
-    let run = serfer(&[
-        "join",
-        &rpc(&joiner),
-        &format!("127.0.0.1:{}", closed_port()),
-    ])
-    .await;
+    let run = serfer(&["join", &rpc(&joiner), &format!("127.0.0.1:{}", free_port())]).await;
     assert!(
         run.failed().starts_with("Error joining the cluster: "),
         "{run:?}"
@@ -491,7 +488,7 @@ async fn join_then_leave_and_force_leave() {
     let crashed = a.node(1).clone();
     crashed.shutdown().await.unwrap();
     wait_until(
-        DELIVERY,
+        FAILURE,
         "the crashed node to be failed",
         status_of(crashed.name().into(), MemberStatus::Failed),
     )
@@ -569,7 +566,7 @@ async fn address_from_flags_and_environment() {
         .await
         .expect("node starts");
     let addr = c.node(0).rpc_addr().unwrap().to_string();
-    let nowhere = format!("127.0.0.1:{}", closed_port());
+    let nowhere = format!("127.0.0.1:{}", free_port());
 
     // Global flags go before or after the subcommand.
     let run = serfer(&["--rpc-addr", &addr, "members"]).await;
@@ -592,7 +589,7 @@ async fn address_from_flags_and_environment() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_agent_fails_with_exit_1() {
-    let addr = format!("127.0.0.1:{}", closed_port());
+    let addr = format!("127.0.0.1:{}", free_port());
     for args in [
         vec!["members"],
         vec!["event", "x"],
@@ -667,7 +664,7 @@ async fn monitor_prints_events_and_stops_on_interrupt() {
         .await
         .expect("cluster starts");
     let r = rpc(c.node(0));
-    let mut monitor = Streaming::start(&["monitor", &r, "--log-level", "debug"]);
+    let mut monitor = streaming(&["monitor", &r, "--log-level", "debug"]);
 
     // The monitor subscribes after it starts; send until one shows up (bounded).
     let deadline = tokio::time::Instant::now() + DELIVERY;
@@ -675,24 +672,29 @@ async fn monitor_prints_events_and_stops_on_interrupt() {
     while !seen && tokio::time::Instant::now() < deadline {
         c.node(1).event("hello", &"world".to_owned()).await.unwrap();
         seen = monitor
-            .wait_for(Duration::from_millis(500), |l| l == "\tName: \"hello\"")
-            .await;
+            .wait_line_async(Duration::from_millis(500), |l| l == "\tName: \"hello\"")
+            .await
+            .is_some();
     }
-    assert!(seen, "no event in the monitor: {:?}", monitor.seen);
+    assert!(seen, "no event in the monitor: {:?}", monitor.seen());
     assert!(
-        monitor.seen.iter().any(|l| l == "Event Info:"),
+        monitor.seen().iter().any(|l| l == "Event Info:"),
         "{:?}",
-        monitor.seen
+        monitor.seen()
     );
     let payload = format!("\tPayload: []byte{{{}}}", hex_list(b"world"));
     assert!(
-        monitor.wait_for(DELIVERY, |l| l == payload).await || monitor.seen.contains(&payload),
+        monitor
+            .wait_line_async(DELIVERY, |l| l == payload)
+            .await
+            .is_some()
+            || monitor.seen().contains(&payload),
         "{:?}",
-        monitor.seen
+        monitor.seen()
     );
 
-    monitor.interrupt().await;
-    let run = monitor.finish(DELIVERY).await;
+    monitor.send_signal("-INT");
+    let run = monitor.finish(STOP).await;
     assert_eq!(run.code, 0, "Ctrl-C ends the monitor cleanly: {run:?}");
     assert!(!run.stderr.contains("Remote side ended"), "{run:?}");
 

@@ -24,9 +24,6 @@ mod payload_derive;
 mod query;
 mod user_event;
 
-#[cfg(test)]
-mod test_support;
-
 use proc_macro::TokenStream;
 
 /// Registers a function as the handler of the user events named `name`, or of every

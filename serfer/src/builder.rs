@@ -1,23 +1,25 @@
 //! Configuring and starting a node.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serf::types::MaybeResolvedAddress;
 use tokio::sync::{watch, Mutex};
 
 use crate::config::{default_name, Config, Profile, Wire, DEFAULT_PORT};
-use crate::engine::{self, EngineOptions, Serf, MAX_EVENT_SIZE};
+#[cfg(feature = "unstable-engine")]
+use crate::engine::EngineOptions;
+use crate::engine::{self, Serf, MAX_EVENT_SIZE};
 use crate::error::Error;
-use crate::extract::{ForMember, ForQuery, ForUserEvent, StateMap};
+use crate::extract::{ForMember, ForQuery, ForUserEvent};
 use crate::handler::{Handler, MemberEventOutput, QueryOutput, UserEventOutput};
+use crate::join::{join, parse_socket_addr};
 use crate::keys;
 use crate::member::MemberEventKind;
 use crate::node::{Lifecycle, Node, NodeInner};
 use crate::registry::{Registry, Router};
+use crate::state::StateMap;
 
 /// Configures a node, registers its handlers and starts it.
 ///
@@ -56,6 +58,7 @@ pub struct NodeBuilder {
     registry: Registry,
     states: StateMap,
     problems: Vec<Error>,
+    engine_tweak: Option<engine::Tweak>,
 }
 
 impl Default for NodeBuilder {
@@ -76,6 +79,7 @@ impl NodeBuilder {
             registry: Registry::default(),
             states: StateMap::default(),
             problems: Vec::new(),
+            engine_tweak: None,
         }
     }
 
@@ -195,12 +199,14 @@ impl NodeBuilder {
     }
 
     /// Escape hatch: adjust the serf-rs options Serfer built, just before start.
-    /// What you change here is outside Serfer's guarantees.
+    /// What you change here is outside Serfer's guarantees, and the type is
+    /// serf-rs's own, so this exists only with the feature `unstable-engine`.
+    #[cfg(feature = "unstable-engine")]
     pub fn engine_options(
         mut self,
         f: impl Fn(EngineOptions) -> EngineOptions + Send + Sync + 'static,
     ) -> Self {
-        self.cfg.engine_tweak = Some(Arc::new(f));
+        self.engine_tweak = Some(Arc::new(f));
         self
     }
 
@@ -337,7 +343,7 @@ impl NodeBuilder {
         let name = cfg.name.clone().unwrap_or_else(default_name);
 
         let (producer, subscriber) = serf::event::EventProducer::unbounded();
-        let opts = engine::options(&cfg)?;
+        let opts = engine::options(&cfg, self.engine_tweak.as_ref())?;
         // The escape hatch may have changed it; errors must name the real one.
         let query_size_limit = opts.query_size_limit();
         let transport = engine::transport_options(&cfg, &name);
@@ -345,16 +351,12 @@ impl NodeBuilder {
         let wire_keys = transport.hashicorp.as_ref().map(|h| h.keys.clone());
         let serf: Serf = Serf::with_event_producer(transport, opts, producer)
             .await
-            .map_err(|e| {
-                let text = e.to_string();
-                if text.contains("bind") || text.contains("in use") {
-                    Error::Bind {
-                        addr: cfg.bind,
-                        reason: text,
-                    }
-                } else {
-                    Error::engine("starting the node", e)
-                }
+            .map_err(|e| match engine::bind_failure(&e) {
+                Some(source) => Error::Bind {
+                    addr: cfg.bind,
+                    source,
+                },
+                None => Error::engine("starting the node", e),
             })?;
         if let Some(keys) = wire_keys {
             engine::follow_engine_keyring(&serf, &keys);
@@ -448,94 +450,9 @@ fn watch_engine(node: &Node) {
     });
 }
 
-/// Parses `ip:port` or `ip` (a bind or advertise address must be an IP).
-pub(crate) fn parse_socket_addr(text: &str, default_port: u16) -> Result<SocketAddr, Error> {
-    if let Ok(a) = text.parse::<SocketAddr>() {
-        return Ok(a);
+impl Node {
+    /// Starts configuring a node.
+    pub fn builder() -> NodeBuilder {
+        NodeBuilder::new()
     }
-    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, default_port));
-    }
-    Err(Error::InvalidAddress {
-        address: text.to_owned(),
-        reason: "expected an IP address with an optional port, like `127.0.0.1:7946`".into(),
-    })
-}
-
-/// Resolves `ip:port`, `ip`, `host:port` or `host` (port 7946 when left out).
-pub(crate) async fn resolve(text: &str) -> Result<SocketAddr, Error> {
-    if let Ok(a) = parse_socket_addr(text, DEFAULT_PORT) {
-        return Ok(a);
-    }
-    let invalid = |reason: String| Error::InvalidAddress {
-        address: text.to_owned(),
-        reason,
-    };
-    let has_port = text
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
-    let with_port = if has_port {
-        text.to_owned()
-    } else {
-        format!("{text}:{DEFAULT_PORT}")
-    };
-    tokio::net::lookup_host(with_port)
-        .await
-        .map_err(|e| invalid(e.to_string()))?
-        .next()
-        .ok_or_else(|| invalid("the name resolves to no address".into()))
-}
-
-/// Joins through every address; succeeds if any answered.
-///
-/// A node given several keys encrypts with its primary; when no address accepts
-/// that, each other key is tried as the primary in turn (the node is alone until it
-/// joins, so this changes nothing for anyone else), so that a node holding any one
-/// of the cluster's keys can join, as Go Serfer promised.
-pub(crate) async fn join(serf: &Serf, addrs: &[String], ignore_old: bool) -> Result<usize, Error> {
-    let first = join_once(serf, addrs, ignore_old).await;
-    let Err(first_err) = first else { return first };
-    let Some(ring) = serf.memberlist().keyring() else {
-        return Err(first_err);
-    };
-    let primary = ring.primary_key();
-    for key in ring.keys().filter(|k| *k != primary).collect::<Vec<_>>() {
-        if ring.use_key(key.as_ref()).is_err() {
-            continue;
-        }
-        if let Ok(n) = join_once(serf, addrs, ignore_old).await {
-            tracing::info!("joined with a secondary key, which is now this node's primary");
-            return Ok(n);
-        }
-    }
-    let _ = ring.use_key(primary.as_ref());
-    Err(first_err)
-}
-
-async fn join_once(serf: &Serf, addrs: &[String], ignore_old: bool) -> Result<usize, Error> {
-    let mut attempts = Vec::new();
-    let mut joined = 0;
-    for text in addrs {
-        let addr = match resolve(text).await {
-            Ok(a) => a,
-            Err(e) => {
-                attempts.push((text.clone(), e.to_string()));
-                continue;
-            }
-        };
-        match serf
-            .join(MaybeResolvedAddress::Resolved(addr), ignore_old)
-            .await
-        {
-            Ok(_) => joined += 1,
-            Err(e) => attempts.push((text.clone(), e.to_string())),
-        }
-    }
-    if joined == 0 {
-        return Err(Error::JoinFailed { attempts });
-    }
-    for (addr, why) in &attempts {
-        tracing::warn!(%addr, %why, "could not join through this address");
-    }
-    Ok(joined)
 }

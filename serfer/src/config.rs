@@ -3,10 +3,8 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::EngineOptions;
 use crate::keys::Key;
 
 /// The default gossip port, as Serf's.
@@ -99,8 +97,6 @@ impl std::fmt::Display for Wire {
     }
 }
 
-pub(crate) type EngineTweak = Arc<dyn Fn(EngineOptions) -> EngineOptions + Send + Sync>;
-
 /// Everything a node is started with (the builder's fields, resolved).
 #[derive(Clone)]
 pub(crate) struct Config {
@@ -119,7 +115,6 @@ pub(crate) struct Config {
     pub(crate) query_timeout: Option<Duration>,
     pub(crate) coalesce: Option<Duration>,
     pub(crate) replay_old_events: bool,
-    pub(crate) engine_tweak: Option<EngineTweak>,
 }
 
 impl Default for Config {
@@ -140,7 +135,6 @@ impl Default for Config {
             query_timeout: None,
             coalesce: None,
             replay_old_events: false,
-            engine_tweak: None,
         }
     }
 }

@@ -9,17 +9,10 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 
 use crate::engine::{self, Event, EventSubscriber, QueryEvent};
-use crate::extract::{Context, Incoming};
+use crate::event::{Incoming, Tapped};
+use crate::extract::Context;
 use crate::node::{Node, WeakNode};
 use crate::registry::{Route, Router};
-
-/// An event as RPC streams see it: what arrived, and for queries the engine's
-/// handle to answer with.
-#[derive(Clone)]
-pub(crate) struct Tapped {
-    pub(crate) incoming: Arc<Incoming>,
-    pub(crate) query: Option<QueryEvent>,
-}
 
 fn tap(node: &Node, incoming: &Arc<Incoming>, query: Option<&QueryEvent>) {
     if node.inner.tap.receiver_count() > 0 {

@@ -31,23 +31,26 @@ pub enum Error {
     /// Joining failed: no address answered.
     #[error("could not join the cluster; every address failed:{}", format_join_causes(.attempts))]
     JoinFailed {
-        /// Each address tried, with the reason it failed.
-        attempts: Vec<(String, String)>,
+        /// Each address tried, with the error it failed with.
+        attempts: Vec<JoinAttempt>,
     },
 
     /// A user event, query or response is larger than what may be sent.
-    #[error("{what} `{name}` is {size} bytes, over the limit of {limit} bytes")]
+    #[error("{what} `{name}` is {size} bytes{}, over the limit of {limit} bytes", if *.encoded { " encoded" } else { "" })]
     PayloadTooLarge {
         /// What was refused: "user event", "query" or "query response".
         what: &'static str,
         /// The event or query name.
         name: String,
-        /// Its size in bytes, as the limit counts it: for a user event, the name
-        /// plus the encoded payload (as Serf counts); for a query, the whole query
-        /// message as serf-rs encodes it (name, payload, filters and the rest).
+        /// Its size in bytes, as the limit counts it. A user event is checked as
+        /// Serf checks it, twice: the name plus the encoded payload, then the whole
+        /// message as Go encodes it (`encoded`). A query counts the whole query
+        /// message as the engine encodes it (name, payload, filters and the rest).
         size: usize,
         /// The limit in bytes.
         limit: usize,
+        /// Whether `size` counts the encoded message rather than name + payload.
+        encoded: bool,
     },
 
     /// A user event was not sent: this node's gossip queue stayed full for the whole
@@ -85,16 +88,6 @@ pub enum Error {
         source: PayloadError,
     },
 
-    /// A payload could not be decoded.
-    #[error("could not decode the payload of `{name}`: {source}")]
-    Decode {
-        /// Event or query name.
-        name: String,
-        /// The codec's error.
-        #[source]
-        source: PayloadError,
-    },
-
     /// The handler set is inconsistent (for example two query handlers for one name).
     #[error("invalid handler set: {0}")]
     Handlers(String),
@@ -121,24 +114,34 @@ pub enum Error {
     #[error("the node is shut down")]
     ShutDown,
 
-    /// Binding the node's address failed.
-    #[error("could not bind {addr}: {reason}")]
+    /// Binding the node's address (or the RPC server's) failed.
+    #[error("could not bind {addr}: {source} (is another node or agent already using it? pick another port, or port 0 for any)")]
     Bind {
         /// The address.
         addr: SocketAddr,
-        /// Why.
-        reason: String,
+        /// The socket error; its `kind()` tells `AddrInUse` from `PermissionDenied`.
+        #[source]
+        source: std::io::Error,
     },
 }
 
-fn format_join_causes(attempts: &[(String, String)]) -> String {
+/// One address a join went through, and why it failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{address}: {error}")]
+pub struct JoinAttempt {
+    /// The address as given.
+    pub address: String,
+    /// What failed: [`Error::InvalidAddress`] when it did not resolve, else the
+    /// engine's error (a refused connection, a wrong key, …).
+    #[source]
+    pub error: Box<Error>,
+}
+
+fn format_join_causes(attempts: &[JoinAttempt]) -> String {
     if attempts.is_empty() {
         return " no address was given".to_owned();
     }
-    attempts
-        .iter()
-        .map(|(addr, why)| format!("\n  {addr}: {why}"))
-        .collect()
+    attempts.iter().map(|a| format!("\n  {a}")).collect()
 }
 
 impl Error {

@@ -5,74 +5,112 @@
 //! [`Query<T>`] in query handlers, [`MemberEvent`] in membership handlers, and
 //! [`Node`] and [`State<S>`] in any of them.
 
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-
+use crate::event::Incoming;
 use crate::member::{Member, MemberEventKind};
 use crate::node::Node;
 use crate::payload::{Payload, PayloadError};
+pub use crate::state::StateMapView;
 
-/// Marker: the argument is for a user-event handler.
-pub struct ForUserEvent;
-/// Marker: the argument is for a query handler.
-pub struct ForQuery;
-/// Marker: the argument is for a membership-event handler.
-pub struct ForMember;
-
-/// What arrived, shared by every handler it is dispatched to.
-#[derive(Debug)]
-pub(crate) enum Incoming {
-    User {
-        name: Arc<str>,
-        ltime: u64,
-        coalesce: bool,
-        payload: Bytes,
-    },
-    Query {
-        name: Arc<str>,
-        ltime: u64,
-        from: Arc<str>,
-        deadline: Instant,
-        payload: Bytes,
-    },
-    Member {
-        kind: MemberEventKind,
-        members: Arc<[Member]>,
-    },
+/// The handler kinds an extractor is built for. Users never name them: an
+/// extractor that works in any handler is `impl<K> FromEvent<K> for …`, and the
+/// built-in ones that only make sense for one kind (`UserEvent<T>`, `Query<T>`,
+/// `MemberEvent`) use these to say so at compile time.
+pub(crate) mod kind {
+    /// Marker: the argument is for a user-event handler.
+    pub struct ForUserEvent;
+    /// Marker: the argument is for a query handler.
+    pub struct ForQuery;
+    /// Marker: the argument is for a membership-event handler.
+    pub struct ForMember;
 }
-
-impl Incoming {
-    pub(crate) fn name(&self) -> &str {
-        match self {
-            Incoming::User { name, .. } | Incoming::Query { name, .. } => name,
-            Incoming::Member { kind, .. } => kind.serf_name(),
-        }
-    }
-}
+pub(crate) use kind::{ForMember, ForQuery, ForUserEvent};
 
 /// What an extractor is built from: the event and the node that received it.
+///
+/// Its accessors let you write your own extractors:
+///
+/// ```
+/// use serfer::extract::{Context, ExtractError, FromEvent};
+/// use serfer::UserEvent;
+///
+/// /// The name of the event or query being handled, in any handler.
+/// struct EventName(String);
+///
+/// impl<K> FromEvent<K> for EventName {
+///     fn from_event(cx: &Context) -> Result<Self, ExtractError> {
+///         Ok(EventName(cx.name().to_owned()))
+///     }
+/// }
+///
+/// /// The raw payload, refused when empty.
+/// struct NonEmpty(Vec<u8>);
+///
+/// impl<K> FromEvent<K> for NonEmpty {
+///     fn from_event(cx: &Context) -> Result<Self, ExtractError> {
+///         match cx.payload() {
+///             Some(p) if !p.is_empty() => Ok(NonEmpty(p.to_vec())),
+///             _ => Err(ExtractError::Rejected("an empty payload".into())),
+///         }
+///     }
+/// }
+///
+/// async fn deploy(EventName(name): EventName, NonEmpty(raw): NonEmpty, ev: UserEvent<String>) {
+///     println!("{name}: {} bytes, {}", raw.len(), ev.payload());
+/// }
+/// # let _ = serfer::Node::builder().user_event("deploy", deploy);
+/// ```
 pub struct Context {
     pub(crate) node: Node,
     pub(crate) incoming: Arc<Incoming>,
 }
 
-/// Application state handed to the builder with [`crate::NodeBuilder::state`].
-#[derive(Default, Clone)]
-pub(crate) struct StateMap(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
+impl Context {
+    /// The node that received the event.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
 
-impl StateMap {
-    pub(crate) fn insert<S: Clone + Send + Sync + 'static>(&mut self, s: S) {
-        self.0.insert(TypeId::of::<S>(), Arc::new(s));
+    /// The user event's or query's name; for membership events, Serf's name of
+    /// the kind (`member-join`, `member-leave`, …).
+    pub fn name(&self) -> &str {
+        self.incoming.name()
     }
-    pub(crate) fn get<S: Clone + Send + Sync + 'static>(&self) -> Option<S> {
-        self.0.get(&TypeId::of::<S>())?.downcast_ref::<S>().cloned()
+
+    /// The raw payload of a user event or query, as it crossed the wire;
+    /// `None` for membership events.
+    pub fn payload(&self) -> Option<&[u8]> {
+        match &*self.incoming {
+            Incoming::User { payload, .. } | Incoming::Query { payload, .. } => Some(payload),
+            Incoming::Member { .. } => None,
+        }
     }
-    pub(crate) fn contains<S: 'static>(&self) -> bool {
-        self.0.contains_key(&TypeId::of::<S>())
+
+    /// The Lamport time of a user event or query; `None` for membership events.
+    pub fn ltime(&self) -> Option<u64> {
+        match &*self.incoming {
+            Incoming::User { ltime, .. } | Incoming::Query { ltime, .. } => Some(*ltime),
+            Incoming::Member { .. } => None,
+        }
+    }
+
+    /// The name of the node that sent a query; `None` for other events (Serf
+    /// does not say who sent a user event).
+    pub fn sender(&self) -> Option<&str> {
+        match &*self.incoming {
+            Incoming::Query { from, .. } => Some(from),
+            _ => None,
+        }
+    }
+
+    /// The kind and members of a membership event; `None` for other events.
+    pub fn members(&self) -> Option<(MemberEventKind, &[Member])> {
+        match &*self.incoming {
+            Incoming::Member { kind, members } => Some((*kind, members)),
+            _ => None,
+        }
     }
 }
 
@@ -92,13 +130,18 @@ pub enum ExtractError {
     /// The handler asks for state that was never given to the builder.
     #[error("no state of type `{0}` was given to the builder (call `.state(value)`)")]
     MissingState(&'static str),
+    /// A user-written extractor refused the event; the reason says why.
+    #[error("{0}")]
+    Rejected(String),
     /// The extractor does not apply to this event (a bug in dispatch).
     #[error("extractor `{0}` does not apply to this event")]
     WrongKind(&'static str),
 }
 
-/// A type that can be a handler argument for handlers of kind `K`
-/// ([`ForUserEvent`], [`ForQuery`] or [`ForMember`]).
+/// A type that can be a handler argument for handlers of kind `K`.
+///
+/// The kinds are Serfer's private markers; write your own extractor for every
+/// kind at once, `impl<K> FromEvent<K> for YourType`, from what [`Context`] shows.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an argument a `{K}` handler can take",
     label = "not an extractor for this handler",
@@ -114,10 +157,6 @@ pub trait FromEvent<K>: Sized {
         Ok(())
     }
 }
-
-/// Read-only view of the builder's state, for start-up checks.
-#[doc(hidden)]
-pub struct StateMapView<'a>(pub(crate) &'a StateMap);
 
 fn decode<T: Payload>(bytes: &[u8]) -> Result<T, ExtractError> {
     T::decode(bytes).map_err(|source| ExtractError::Decode {

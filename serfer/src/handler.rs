@@ -13,8 +13,8 @@ use crate::payload::Payload;
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// A function that can handle events of kind `K` ([`ForUserEvent`](crate::extract::ForUserEvent),
-/// [`ForQuery`](crate::extract::ForQuery) or [`ForMember`](crate::extract::ForMember)).
+/// A function that can handle events of kind `K`: user events, queries or
+/// membership events (the kinds are Serfer's private markers).
 ///
 /// Implemented for every `Fn(A1, …, An) -> impl Future` (up to 16 arguments) whose
 /// arguments all implement [`FromEvent<K>`]; you never implement it yourself.

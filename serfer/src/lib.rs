@@ -33,8 +33,23 @@
 //! }
 //! ```
 //!
-//! The gossip engine is serf-rs (`serf` 0.5.2), kept entirely behind Serfer's own
-//! types; see `engine` in the source for what Serfer configures differently and why.
+//! # Where to go from here
+//!
+//! * Handlers: any `async fn` whose arguments are extractors ([`UserEvent`],
+//!   [`Query`], [`MemberEvent`], [`Node`], [`State`], or your own through
+//!   [`extract::FromEvent`]); the attributes [`user_event`], [`query`] and
+//!   [`member_event`] register them at link time for [`run!`].
+//! * Payloads: [`Payload`] (derive it for serde types), [`Json`].
+//! * Settings and start: [`NodeBuilder`]; a running node: [`Node`] (events,
+//!   queries with [`QueryOptions`] → [`QueryStream`] → [`QueryReport`], members,
+//!   tags, keys, leave).
+//! * A command line for a node binary: [`cli`] (what [`run!`] parses).
+//! * Tests: `serfer::testing` (feature `testing`): a real N-node cluster in one
+//!   test, a real HashiCorp `serf agent` beside it, bounded waits.
+//!
+//! Serf's agent RPC is served by a node with [`NodeBuilder::rpc`]; its client is
+//! the `serfer-rpc` crate, HashiCorp's gossip-wire codec the `serfer-wire` crate.
+//! The gossip engine is serf-rs (`serf` 0.5.2), kept behind Serfer's own types.
 
 #![warn(missing_docs)]
 
@@ -45,11 +60,10 @@ mod discovery;
 mod dispatch;
 mod engine;
 mod error;
+mod event;
 pub mod extract;
 pub mod handler;
-// The node transport, and the HashiCorp gossip-wire codec and translation
-// behind `Wire::HashiCorp` (issue #5).
-mod hashicorp;
+mod join;
 mod keys;
 pub mod logs;
 mod member;
@@ -58,7 +72,8 @@ mod pacing;
 pub mod payload;
 mod query;
 mod registry;
-pub mod rpc;
+mod rpc;
+mod state;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -70,14 +85,16 @@ pub mod __private;
 pub use builder::NodeBuilder;
 pub use config::{Profile, Wire, DEFAULT_PORT};
 pub use discovery::discovered;
-pub use engine::{EngineOptions, MAX_EVENT_SIZE};
-pub use error::{Error, PayloadError, Result};
+#[cfg(feature = "unstable-engine")]
+pub use engine::EngineOptions;
+pub use engine::MAX_EVENT_SIZE;
+pub use error::{Error, JoinAttempt, PayloadError, Result};
 pub use extract::{MemberEvent, Query, State, UserEvent};
 pub use keys::Key;
 pub use member::{Member, MemberEventKind, MemberStatus};
 pub use node::{Coordinate, KeyReport, Node, Stats};
 pub use payload::{Json, Payload};
-pub use query::{QueryOptions, QueryReply, QueryResponses, QueryResult};
+pub use query::{QueryOptions, QueryReply, QueryReport, QueryStream};
 pub use registry::{HandlerKind, Registry};
 
 pub use serfer_macros::{member_event, query, user_event, Payload};

@@ -9,12 +9,12 @@ use tokio::sync::{watch, Mutex};
 
 use crate::engine::{self, Serf};
 use crate::error::Error;
-use crate::extract::StateMap;
+use crate::event::{check_name, Tapped};
 use crate::keys::Key;
 use crate::member::Member;
 use crate::payload::Payload;
-use crate::query::{QueryOptions, QueryResponses};
-use crate::registry::check_name;
+use crate::query::{QueryOptions, QueryStream};
+use crate::state::StateMap;
 
 /// Where a node is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +42,8 @@ pub(crate) struct NodeInner {
     pub(crate) pacer: crate::pacing::Pacer,
     pub(crate) states: StateMap,
     /// Every event this node receives, for RPC streams (lagging receivers lose the oldest).
-    pub(crate) tap: tokio::sync::broadcast::Sender<crate::dispatch::Tapped>,
-    pub(crate) rpc: std::sync::Mutex<Option<crate::rpc::RpcServer>>,
+    pub(crate) tap: tokio::sync::broadcast::Sender<Tapped>,
+    pub(crate) rpc: std::sync::Mutex<Option<RpcHandle>>,
 }
 
 /// Dropping the last handle without [`Node::shutdown`] would leave serf-rs running
@@ -85,6 +85,19 @@ impl Drop for NodeInner {
 #[derive(Clone)]
 pub struct Node {
     pub(crate) inner: Arc<NodeInner>,
+}
+
+/// A service running beside the node (the RPC server): where it listens, and
+/// its task, stopped when the node goes.
+pub(crate) struct RpcHandle {
+    pub(crate) addr: SocketAddr,
+    pub(crate) task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RpcHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 #[derive(Clone)]
@@ -199,11 +212,6 @@ enum KeyOp {
 }
 
 impl Node {
-    /// Starts configuring a node.
-    pub fn builder() -> crate::NodeBuilder {
-        crate::NodeBuilder::new()
-    }
-
     pub(crate) fn downgrade(&self) -> WeakNode {
         WeakNode(Arc::downgrade(&self.inner))
     }
@@ -219,7 +227,7 @@ impl Node {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .map(|s| s.addr())
+            .map(|s| s.addr)
     }
 
     /// This node's name.
@@ -268,15 +276,7 @@ impl Node {
             name: name.to_owned(),
             source,
         })?;
-        let size = name.len() + bytes.len();
-        if size > self.inner.max_event_size {
-            return Err(Error::PayloadTooLarge {
-                what: "user event",
-                name: name.to_owned(),
-                size,
-                limit: self.inner.max_event_size,
-            });
-        }
+        self.check_event_size(name, &bytes, coalesce).await?;
         let _admitted = self
             .inner
             .pacer
@@ -293,6 +293,51 @@ impl Node {
             .user_event(name, engine::add_trailer(&bytes), coalesce)
             .await
             .map_err(|e| Error::engine("sending a user event", e))
+    }
+
+    /// Serf's two limits on a user event, as Go's `Serf.UserEvent` applies them:
+    /// the name plus the payload, then the whole encoded message (Lamport time,
+    /// field names and lengths: about 30 bytes more), each against the one
+    /// configured limit.
+    async fn check_event_size(
+        &self,
+        name: &str,
+        payload: &[u8],
+        coalesce: bool,
+    ) -> Result<(), Error> {
+        let limit = self.inner.max_event_size;
+        let too_large = |size, encoded| Error::PayloadTooLarge {
+            what: "user event",
+            name: name.to_owned(),
+            size,
+            limit,
+            encoded,
+        };
+        let size = name.len() + payload.len();
+        if size > limit {
+            return Err(too_large(size, false));
+        }
+        let encoded_with = |ltime| {
+            serfer_wire::serf::SerfMessage::UserEvent(serfer_wire::serf::UserEvent {
+                ltime,
+                name: name.to_owned(),
+                payload: Some(payload.to_vec()),
+                cc: coalesce,
+            })
+            .encode()
+            .map(|raw| raw.len())
+            .unwrap_or(usize::MAX)
+        };
+        // The Lamport time's width changes the size by up to 8 bytes; it is only
+        // looked up when that decides.
+        if encoded_with(u64::MAX) <= limit {
+            return Ok(());
+        }
+        let next = self.inner.serf.stats().await.get_event_time() + 1;
+        match encoded_with(next) {
+            encoded if encoded > limit => Err(too_large(encoded, true)),
+            _ => Ok(()),
+        }
     }
 
     /// Sends a query and returns a handle on its acks and responses.
@@ -315,7 +360,7 @@ impl Node {
         name: &str,
         payload: &T,
         options: QueryOptions,
-    ) -> Result<QueryResponses, Error> {
+    ) -> Result<QueryStream, Error> {
         self.ensure_running()?;
         check_name(name)?;
         let bytes = payload.encode().map_err(|source| Error::Encode {
@@ -328,7 +373,7 @@ impl Node {
     /// Serf's reachability probe: the internal `_serf_ping` query, which every
     /// node acks and none answers. The one internal query HashiCorp's agent lets
     /// RPC clients send (`serf reachability`).
-    pub(crate) async fn ping_query(&self, options: QueryOptions) -> Result<QueryResponses, Error> {
+    pub(crate) async fn ping_query(&self, options: QueryOptions) -> Result<QueryStream, Error> {
         self.ensure_running()?;
         self.send_query(PING_QUERY, bytes::Bytes::new(), options)
             .await
@@ -339,7 +384,7 @@ impl Node {
         name: &str,
         bytes: bytes::Bytes,
         options: QueryOptions,
-    ) -> Result<QueryResponses, Error> {
+    ) -> Result<QueryStream, Error> {
         let timeout = match options.timeout.or(self.inner.query_timeout) {
             Some(t) => t,
             None => self.inner.serf.default_query_timeout().await,
@@ -366,12 +411,13 @@ impl Node {
                             name: name.to_owned(),
                             size,
                             limit: self.inner.query_size_limit,
+                            encoded: true,
                         }
                     }
                     e => Error::engine("sending a query", e),
                 })?
         };
-        Ok(QueryResponses::new(
+        Ok(QueryStream::new(
             response,
             expected,
             options.request_ack,
@@ -441,7 +487,7 @@ impl Node {
     /// Like [`join`](Self::join), replaying the cluster's recent user events when `replay`.
     pub async fn join_with_replay(&self, addrs: &[String], replay: bool) -> Result<usize, Error> {
         self.ensure_running()?;
-        crate::builder::join(&self.inner.serf, addrs, !replay).await
+        crate::join::join(&self.inner.serf, addrs, !replay).await
     }
 
     /// Marks a failed member as left at once (instead of waiting for the reaper) and
@@ -483,21 +529,25 @@ impl Node {
         })
     }
 
-    pub(crate) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::dispatch::Tapped> {
+    pub(crate) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Tapped> {
         self.inner.tap.subscribe()
     }
 
     /// Leaves the cluster gracefully (others see `left`), then shuts down.
     pub async fn leave(&self) -> Result<(), Error> {
+        let left = self.depart().await;
+        self.shutdown().await?;
+        left
+    }
+
+    /// Tells the cluster this node leaves, without stopping it yet.
+    pub(crate) async fn depart(&self) -> Result<(), Error> {
         self.ensure_running()?;
-        let left = self
-            .inner
+        self.inner
             .serf
             .leave()
             .await
-            .map_err(|e| Error::engine("leaving the cluster", e));
-        self.shutdown().await?;
-        left
+            .map_err(|e| Error::engine("leaving the cluster", e))
     }
 
     /// Stops the node at once, without telling the others (they will see it `failed`).

@@ -1,9 +1,8 @@
 //! Paths used by the code the macros generate. Not a public API.
 
 pub use crate::discovery::HandlerDescriptor;
-pub use crate::extract::{
-    arg, Arg, Context, ExtractError, ForMember, ForQuery, ForUserEvent, FromEvent, StateMapView,
-};
+pub use crate::extract::kind::{ForMember, ForQuery, ForUserEvent};
+pub use crate::extract::{arg, Arg, Context, ExtractError, FromEvent, StateMapView};
 pub use crate::handler::{
     blocking, member_event_output, query_output, user_event_output, BoxFuture, MemberEventOutput,
     QueryOutput, UserEventOutput,
@@ -34,7 +33,7 @@ impl DispatchBench {
     /// Dispatches one user event as if it had arrived from the cluster:
     /// route, extract (decode the payload), and spawn the handler call.
     pub fn user_event(&self, name: &str, ltime: u64, payload: Bytes) {
-        let incoming = crate::extract::Incoming::User {
+        let incoming = crate::event::Incoming::User {
             name: std::sync::Arc::from(name),
             ltime,
             coalesce: false,

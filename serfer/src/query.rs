@@ -82,16 +82,17 @@ pub enum QueryReply {
     },
 }
 
-/// Everything a query collected: the Go Serfer `GetResponse`.
+/// What a query collected by its end: who acknowledged and who answered what
+/// (the Go Serfer `GetResponse`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct QueryResult {
+pub struct QueryReport {
     /// Nodes that acknowledged.
     pub acks: BTreeSet<String>,
     /// Answers, by node name.
     pub responses: BTreeMap<String, Bytes>,
 }
 
-impl QueryResult {
+impl QueryReport {
     /// Decodes every answer as `R`.
     pub fn decode<R: Payload>(&self) -> BTreeMap<String, Result<R, PayloadError>> {
         self.responses
@@ -109,7 +110,7 @@ type EngineResponse = serf::NodeResponse<serf::types::SmolStr, std::net::SocketA
 /// Finishes when the query times out, or earlier, as soon as every node it was
 /// expected to reach (the alive members that match its filters when it was sent)
 /// has answered, and acknowledged if acks were asked for.
-pub struct QueryResponses {
+pub struct QueryStream {
     // Kept so that serf-rs keeps the query registered while we listen.
     _engine: EngineQueryResponse,
     acks_rx: Option<async_channel::Receiver<EngineNode>>,
@@ -123,14 +124,14 @@ pub struct QueryResponses {
     finish_early: bool,
 }
 
-impl QueryResponses {
+impl QueryStream {
     pub(crate) fn new(
         engine: EngineQueryResponse,
         expected: Vec<String>,
         request_ack: bool,
         timeout: Duration,
     ) -> Self {
-        QueryResponses {
+        QueryStream {
             acks_rx: if request_ack { engine.ack_rx() } else { None },
             responses_rx: engine.response_rx(),
             _engine: engine,
@@ -209,8 +210,8 @@ impl QueryResponses {
     }
 
     /// Waits until the query finishes and returns everything it collected.
-    pub async fn collect(mut self) -> QueryResult {
-        let mut result = QueryResult::default();
+    pub async fn collect(mut self) -> QueryReport {
+        let mut result = QueryReport::default();
         while let Some(reply) = self.next().await {
             match reply {
                 QueryReply::Ack(from) => {

@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 
 use crate::error::Error;
-use crate::extract::{ForMember, ForQuery, ForUserEvent, StateMap, StateMapView};
+use crate::event::check_name;
+use crate::extract::{ForMember, ForQuery, ForUserEvent};
 use crate::handler::{
     erase_event, erase_query, Erased, Handler, MemberEventOutput, QueryOutput, UserEventOutput,
 };
 use crate::member::MemberEventKind;
+use crate::state::{StateMap, StateMapView};
 
 /// Which events a registered handler receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -145,20 +147,6 @@ impl Registry {
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }
-}
-
-/// Checks a user-event or query name before it is registered or sent.
-pub(crate) fn check_name(name: &str) -> Result<(), Error> {
-    if name.is_empty() {
-        return Err(Error::InvalidName {
-            name: name.to_owned(),
-            reason: "names cannot be empty",
-        });
-    }
-    if name.starts_with("_serf_") {
-        return Err(Error::ReservedName(name.to_owned()));
-    }
-    Ok(())
 }
 
 /// Handlers indexed for dispatch.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use serde::Serialize;
-use serfer::rpc::client::MemberInfo;
+use serfer_rpc::client::MemberInfo;
 
 use super::{connect, encoding_error, json_format, Failure, Outcome};
 use crate::args::parse_tags;

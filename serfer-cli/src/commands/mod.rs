@@ -11,7 +11,7 @@ mod monitor;
 mod query;
 mod tags;
 
-use serfer::rpc::client::{Client, ClientError};
+use serfer_rpc::client::{Client, ClientError};
 
 use crate::cli::{Cli, Command, Rpc};
 use crate::output;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serfer::rpc::client::{QueryRecord, QueryRequest};
+use serfer_rpc::client::{QueryRecord, QueryRequest};
 
 use super::{connect, json_format, Failure, Interrupt, Outcome};
 use crate::args::parse_tags;

@@ -26,11 +26,12 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// How long the waits below wait: generous for anything gossip does on loopback.
-pub const BOUND: Duration = Duration::from_secs(30);
+use super::bounds;
+use super::ports::free_port;
+use super::process::{self, Proc, Run};
 
 /// Where Debian puts HashiCorp's `serf`.
 pub const SERF: &str = "/usr/bin/serf";
@@ -54,16 +55,16 @@ pub fn serf_binary(test: &str) -> Option<PathBuf> {
     None
 }
 
-/// A port free for both TCP and UDP on 127.0.0.1 a moment ago.
-pub fn free_port() -> u16 {
-    for _ in 0..50 {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-        let port = tcp.local_addr().expect("local address").port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port free for both TCP and UDP on 127.0.0.1 after 50 tries");
+/// Runs HashiCorp's `serf ARGS…` (the CLI, not an agent) to completion, at most
+/// [`bounds::COMMAND`], with no RPC address or token from the environment. The CLI
+/// prints everything, errors too, on stdout.
+pub async fn serf_cli(serf: &Path, args: &[&str]) -> Run {
+    let mut cmd = tokio::process::Command::new(serf);
+    cmd.args(args)
+        .env_remove("SERF_RPC_ADDR")
+        .env_remove("SERF_RPC_AUTH")
+        .stdin(Stdio::null());
+    process::run(cmd, bounds::COMMAND).await
 }
 
 /// What an agent is started with.
@@ -77,31 +78,53 @@ pub struct AgentOptions {
     pub tags: Vec<(String, String)>,
     /// Queries the agent answers, and the answer: `query:NAME` handlers.
     pub answers: Vec<(String, String)>,
-    /// `-bind` and `-rpc-addr`; free loopback ports when `None`.
+    /// `-bind` and `-rpc-addr`; free loopback ports ([`free_port`]) when `None`.
     pub addrs: Option<(SocketAddr, SocketAddr)>,
+    /// `-log-level`; `debug` when `None`.
+    pub log_level: Option<String>,
+    /// Where the agent's stdout and stderr go, kept after the agent is dropped; a file
+    /// in the agent's temporary directory, removed with it, when `None`.
+    pub log_file: Option<PathBuf>,
+    /// No user-event handler: the agent forks nothing per event (for measurements),
+    /// and [`Agent::events`] stays empty.
+    pub no_event_handler: bool,
     /// Any other flags.
     pub args: Vec<String>,
 }
 
-/// A running `serf agent`, logging at debug level. Its user-event handler records
-/// every user event (see [`Agent::events`]). Dropping it kills the process by PID and
-/// reaps it; if the test is failing, the agent's log is printed first.
+/// A running `serf agent`, logging at debug level unless told otherwise. Its
+/// user-event handler records every user event (see [`Agent::events`]). Dropping it
+/// kills the process by PID and reaps it; if the test is failing, the agent's log is
+/// printed first.
 pub struct Agent {
     name: String,
     bind: SocketAddr,
     rpc: SocketAddr,
     serf: PathBuf,
-    child: Child,
+    proc: Proc,
     dir: PathBuf,
+    log: PathBuf,
 }
 
 impl Agent {
-    /// Starts `serf agent -node=NAME` and waits (at most [`BOUND`]) until its RPC port
-    /// answers, which it opens once gossip is up and any `-join` has succeeded.
+    /// Starts `serf agent -node=NAME` and waits (at most [`bounds::START`]) until its
+    /// RPC port answers, which it opens once gossip is up and any `-join` has
+    /// succeeded.
     ///
     /// # Panics
     /// When the agent cannot start, exits early, or does not open its RPC port.
     pub async fn start(serf: &Path, name: &str, opts: AgentOptions) -> Agent {
+        let mut agent = Agent::spawn(serf, name, opts);
+        agent.wait_ready().await;
+        agent
+    }
+
+    /// Starts `serf agent -node=NAME` without waiting for it (see
+    /// [`Agent::wait_ready`]): for starting many at once.
+    ///
+    /// # Panics
+    /// When the agent cannot be started.
+    pub fn spawn(serf: &Path, name: &str, opts: AgentOptions) -> Agent {
         let (bind, rpc) = opts.addrs.unwrap_or_else(|| {
             (
                 SocketAddr::from(([127, 0, 0, 1], free_port())),
@@ -114,23 +137,30 @@ impl Agent {
             bind.port()
         ));
         std::fs::create_dir_all(&dir).expect("agent directory");
-        let on_event = dir.join("on-event.sh");
-        std::fs::write(
-            &on_event,
-            format!(
-                "#!/bin/sh\nprintf '%s %s\\n' \"$SERF_USER_EVENT\" \"$(cat)\" >> '{}'\n",
-                dir.join("events").display()
-            ),
-        )
-        .expect("event handler script");
-        let log = std::fs::File::create(dir.join("log")).expect("agent log");
+        let log = opts.log_file.clone().unwrap_or_else(|| dir.join("log"));
+        let out = std::fs::File::create(&log)
+            .unwrap_or_else(|e| panic!("agent log {}: {e}", log.display()));
         let mut cmd = Command::new(serf);
         cmd.arg("agent")
             .arg(format!("-node={name}"))
             .arg(format!("-bind={bind}"))
             .arg(format!("-rpc-addr={rpc}"))
-            .arg("-log-level=debug")
-            .arg(format!("-event-handler=user=sh {}", on_event.display()));
+            .arg(format!(
+                "-log-level={}",
+                opts.log_level.as_deref().unwrap_or("debug")
+            ));
+        if !opts.no_event_handler {
+            let on_event = dir.join("on-event.sh");
+            std::fs::write(
+                &on_event,
+                format!(
+                    "#!/bin/sh\nprintf '%s %s\\n' \"$SERF_USER_EVENT\" \"$(cat)\" >> '{}'\n",
+                    dir.join("events").display()
+                ),
+            )
+            .expect("event handler script");
+            cmd.arg(format!("-event-handler=user=sh {}", on_event.display()));
+        }
         for (i, (query, answer)) in opts.answers.iter().enumerate() {
             // The answer is read from a file: no shell quoting to get wrong.
             let file = dir.join(format!("answer-{i}"));
@@ -149,36 +179,49 @@ impl Agent {
         for (k, v) in &opts.tags {
             cmd.arg(format!("-tag={k}={v}"));
         }
-        let child = cmd
-            .args(&opts.args)
+        cmd.args(&opts.args)
             .env_remove("SERF_RPC_ADDR")
             .env_remove("SERF_RPC_AUTH")
             .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("duplicate log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("serf agent starts");
-        let mut agent = Agent {
+            .stdout(out.try_clone().expect("duplicate log handle"))
+            .stderr(out);
+        Agent {
             name: name.to_owned(),
             bind,
             rpc,
             serf: serf.to_owned(),
-            child,
+            proc: Proc::spawn(format!("serf agent {name}"), &mut cmd),
             dir,
-        };
-        let deadline = tokio::time::Instant::now() + BOUND;
+            log,
+        }
+    }
+
+    /// Waits (at most [`bounds::START`]) until the agent's RPC port answers.
+    ///
+    /// # Panics
+    /// When the agent exits first, or the port does not open in time.
+    pub async fn wait_ready(&mut self) {
+        let deadline = tokio::time::Instant::now() + bounds::START;
         loop {
-            if let Ok(Some(status)) = agent.child.try_wait() {
-                panic!("agent {name} exited early ({status}):\n{}", agent.log());
+            if let Some(status) = self.proc.try_status() {
+                panic!(
+                    "agent {} exited early ({status}):\n{}",
+                    self.name,
+                    self.log()
+                );
             }
-            if tokio::net::TcpStream::connect(rpc).await.is_ok() {
-                return agent;
+            if tokio::net::TcpStream::connect(self.rpc).await.is_ok() {
+                return;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "agent {name}: RPC {rpc} not open within {BOUND:?}:\n{}",
-                agent.log()
+                "agent {}: RPC {} not open within {:?}:\n{}",
+                self.name,
+                self.rpc,
+                bounds::START,
+                self.log()
             );
+            // Polling a port that is not open yet (a refused connect returns at once).
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -198,9 +241,14 @@ impl Agent {
         self.rpc
     }
 
+    /// Its process ID.
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
     /// The agent's log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// memberlist and Serf warnings and errors in the log (a packet it could not
@@ -227,39 +275,26 @@ impl Agent {
         );
     }
 
-    /// Runs `serf <command> -rpc-addr=<this agent> <args>`: exit code, stdout, stderr.
+    /// Runs `serf <command> -rpc-addr=<this agent> <args>` (see [`serf_cli`]).
     ///
     /// # Panics
-    /// When `serf` cannot run or takes longer than [`BOUND`].
-    pub async fn try_cli(&self, command: &str, args: &[&str]) -> (i32, String, String) {
-        let child = tokio::process::Command::new(&self.serf)
-            .arg(command)
-            .arg(format!("-rpc-addr={}", self.rpc))
-            .args(args)
-            .env_remove("SERF_RPC_ADDR")
-            .env_remove("SERF_RPC_AUTH")
-            .kill_on_drop(true)
-            .output();
-        let out = tokio::time::timeout(BOUND, child)
-            .await
-            .unwrap_or_else(|_| panic!("serf {command} {args:?} not done within {BOUND:?}"))
-            .expect("serf CLI runs");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+    /// When `serf` cannot run or takes longer than [`bounds::COMMAND`].
+    pub async fn try_cli(&self, command: &str, args: &[&str]) -> Run {
+        let rpc = format!("-rpc-addr={}", self.rpc);
+        let mut all = vec![command, rpc.as_str()];
+        all.extend_from_slice(args);
+        serf_cli(&self.serf, &all).await
     }
 
     /// As [`Agent::try_cli`], panicking unless the command succeeds; its stdout.
     pub async fn cli(&self, command: &str, args: &[&str]) -> String {
-        let (code, out, err) = self.try_cli(command, args).await;
+        let run = self.try_cli(command, args).await;
         assert_eq!(
-            code, 0,
-            "serf {command} {args:?} on {} failed:\n{out}{err}",
-            self.name
+            run.code, 0,
+            "serf {command} {args:?} on {} failed:\n{}{}",
+            self.name, run.stdout, run.stderr
         );
-        out
+        run.stdout
     }
 
     /// `serf members -format=json`: name → member record.
@@ -275,10 +310,13 @@ impl Agent {
             .collect()
     }
 
-    /// Waits (at most [`BOUND`]) until this agent lists `name` with `status`
-    /// (`alive`, `leaving`, `left`, `failed`); its member record.
+    /// Waits (at most [`bounds::LAN_DELIVERY`]: the agent runs Go's LAN timings)
+    /// until this agent lists `name` with `status` (`alive`, `leaving`, `left`); its
+    /// member record. For `failed`, use [`Agent::wait_status_within`] with
+    /// [`bounds::FAILURE`].
     pub async fn wait_status(&self, name: &str, status: &str) -> serde_json::Value {
-        self.wait_status_within(name, status, BOUND).await
+        self.wait_status_within(name, status, bounds::LAN_DELIVERY)
+            .await
     }
 
     /// As [`Agent::wait_status`], waiting at most `bound`.
@@ -312,10 +350,11 @@ impl Agent {
             .collect()
     }
 
-    /// Waits (at most [`BOUND`]) until the event handler has run for `line`
-    /// (`NAME PAYLOAD`).
+    /// Waits (at most [`bounds::LAN_DELIVERY`]) until the event handler has run for
+    /// `line` (`NAME PAYLOAD`).
     pub async fn wait_event(&self, line: &str) {
-        let deadline = tokio::time::Instant::now() + BOUND;
+        let bound = bounds::LAN_DELIVERY;
+        let deadline = tokio::time::Instant::now() + bound;
         loop {
             let seen = self.events();
             if seen.iter().any(|l| l == line) {
@@ -323,23 +362,22 @@ impl Agent {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "{}'s event handler did not see {line:?} within {BOUND:?}; it saw {seen:?}",
+                "{}'s event handler did not see {line:?} within {bound:?}; it saw {seen:?}",
                 self.name
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    /// Kills the agent with SIGKILL (no leave) and reaps it.
+    /// Kills the agent by PID with SIGKILL (a crash: no leave) and reaps it.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.proc.kill();
     }
 }
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        // By PID: only the process this guard started.
+        // Killed first, so that the log printed is complete.
         self.kill();
         if std::thread::panicking() {
             eprintln!(

@@ -1,9 +1,9 @@
-//! A real cluster in one process, for testing your handlers (feature `testing`).
+//! A real cluster in one process, for testing your handlers (feature `testing`), and
+//! the harness the workspace's own tests and benchmark share.
 //!
 //! ```no_run
-//! use serfer::testing::{Recorder, TestCluster};
+//! use serfer::testing::{bounds, Recorder, TestCluster};
 //! use serfer::{State, UserEvent};
-//! use std::time::Duration;
 //!
 //! async fn deploy(ev: UserEvent<String>, State(seen): State<Recorder<String>>) {
 //!     seen.record(ev.into_payload());
@@ -13,12 +13,25 @@
 //! let seen: Recorder<String> = Recorder::new();
 //! let cluster = TestCluster::start(3, |_, b| b.user_event("deploy", deploy).state(seen.clone())).await?;
 //! cluster.node(0).event("deploy", &"v2".to_owned()).await?;
-//! assert_eq!(seen.take(3, Duration::from_secs(10)).await, vec!["v2"; 3]);
+//! assert_eq!(seen.take(3, bounds::DELIVERY).await, vec!["v2"; 3]);
 //! cluster.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! - [`TestCluster`], [`Recorder`], [`wait_until`], [`wait_for_status`]: Serfer nodes
+//!   in this process, and what their handlers saw.
+//! - [`agent`]: a real HashiCorp `serf agent` beside them, and its `serf` CLI.
+//! - [`process`]: child processes (the examples, `serfer`, probes) under a guard that
+//!   kills them by PID, their output awaited line by line.
+//! - [`bounds`]: how long each kind of wait may take, and why.
+//! - [`ports`]: free loopback ports for processes that need one up front.
+//! - [`rss`]: resident memory of this process or another.
 
 pub mod agent;
+pub mod bounds;
+pub mod ports;
+pub mod process;
+pub mod rss;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,7 +50,7 @@ impl TestCluster {
     /// Starts `n` nodes. `configure(i, builder)` adds node `i`'s handlers and settings
     /// to a builder already set to bind `127.0.0.1:0`, use [`Profile::Local`] timing,
     /// be named `node-{i}-…`, and (for `i > 0`) join node 0.
-    /// Returns once every node sees all `n` alive (at most 30 s).
+    /// Returns once every node sees all `n` alive (at most [`bounds::DELIVERY`]).
     pub async fn start<F>(n: usize, mut configure: F) -> Result<TestCluster, Error>
     where
         F: FnMut(usize, NodeBuilder) -> NodeBuilder,
@@ -56,7 +69,7 @@ impl TestCluster {
         }
         let cluster = TestCluster { nodes };
         cluster
-            .wait_converged(Duration::from_secs(30))
+            .wait_converged(bounds::DELIVERY)
             .await
             .map_err(Error::Config)?;
         Ok(cluster)

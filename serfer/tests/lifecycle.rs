@@ -1,0 +1,199 @@
+//! Life of a node: shutdown, drop, name conflicts, old-event replay, stuck handlers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::init_logs;
+use serfer::testing::bounds::{DELIVERY, STOP};
+use serfer::testing::{wait_until, Recorder, TestCluster};
+use serfer::{Error, Node, NodeBuilder, Profile, State, UserEvent};
+
+fn builder() -> NodeBuilder {
+    Node::builder().bind("127.0.0.1:0").profile(Profile::Local)
+}
+
+#[tokio::test]
+async fn port_zero_reports_the_real_port_and_sends_after_shutdown_fail() {
+    let node = builder().start().await.unwrap();
+    assert_ne!(node.addr().port(), 0);
+    assert_eq!(node.addr().ip().to_string(), "127.0.0.1");
+    node.shutdown().await.unwrap();
+    node.shutdown().await.unwrap(); // twice is fine
+    assert!(matches!(node.event("e", &()).await, Err(Error::ShutDown)));
+    assert!(matches!(
+        node.query("q", &(), serfer::QueryOptions::new()).await,
+        Err(Error::ShutDown)
+    ));
+    assert!(matches!(
+        node.set_tags(Default::default()).await,
+        Err(Error::ShutDown)
+    ));
+    tokio::time::timeout(Duration::from_secs(1), node.wait())
+        .await
+        .expect("wait() resolves after shutdown")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_handle_frees_the_port() {
+    let node = builder().start().await.unwrap();
+    let addr = node.addr();
+    drop(node);
+    wait_until(STOP, "the gossip port to be free", || async move {
+        std::net::TcpListener::bind(addr).is_ok() && std::net::UdpSocket::bind(addr).is_ok()
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_conflict_is_reported_by_wait() {
+    init_logs();
+    let first = builder().name("twin").start().await.unwrap();
+    let helper = builder()
+        .join(first.addr().to_string())
+        .start()
+        .await
+        .unwrap();
+    let second = builder()
+        .name("twin")
+        .join(helper.addr().to_string())
+        .start()
+        .await;
+    // The engine either refuses the join or shuts the newer twin down soon after.
+    match second {
+        Err(e) => assert!(
+            matches!(e, Error::JoinFailed { .. }),
+            "a refused twin must fail its join, got {e:?}"
+        ),
+        Ok(second) => {
+            let r = tokio::time::timeout(DELIVERY, second.wait())
+                .await
+                .expect("the conflicting node must stop within the delivery bound");
+            match r {
+                Err(Error::Stopped(why)) => assert!(why.contains("twin"), "{why}"),
+                other => panic!("expected Error::Stopped, got {other:?}"),
+            }
+            assert!(matches!(
+                second.event("e", &()).await,
+                Err(Error::Stopped(_))
+            ));
+        }
+    }
+    first.shutdown().await.unwrap();
+    helper.shutdown().await.unwrap();
+}
+
+type Seen = Recorder<(String, String)>;
+
+async fn on_event(ev: UserEvent<String>, node: Node, State(seen): State<Seen>) {
+    seen.record((node.name().to_owned(), ev.into_payload()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_events_are_not_replayed_to_a_joiner_unless_asked() {
+    init_logs();
+    let seen: Seen = Recorder::new();
+    let cluster = TestCluster::start(2, |_, b| b.any_user_event(on_event).state(seen.clone()))
+        .await
+        .unwrap();
+    for i in 0..5 {
+        cluster.node(0).event("old", &format!("{i}")).await.unwrap();
+    }
+    assert_eq!(seen.take(10, DELIVERY).await.len(), 10);
+
+    let quiet = builder()
+        .name("quiet")
+        .join(cluster.node(0).addr().to_string())
+        .any_user_event(on_event)
+        .state(seen.clone())
+        .start()
+        .await
+        .unwrap();
+    let replay = builder()
+        .name("replay")
+        .replay_old_events(true)
+        .join(cluster.node(0).addr().to_string())
+        .any_user_event(on_event)
+        .state(seen.clone())
+        .start()
+        .await
+        .unwrap();
+    let got = seen.take(5, DELIVERY).await;
+    assert_eq!(got.len(), 5, "the replaying joiner gets all 5: {got:?}");
+    assert!(got.iter().all(|(n, _)| n == "replay"), "{got:?}");
+    assert!(seen.drain_for(Duration::from_secs(1)).await.is_empty());
+    quiet.shutdown().await.unwrap();
+    replay.shutdown().await.unwrap();
+    cluster.shutdown().await;
+}
+
+async fn stuck(_ev: UserEvent<()>) {
+    std::future::pending::<()>().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_that_never_return_block_nothing() {
+    init_logs();
+    let seen: Seen = Recorder::new();
+    let cluster = TestCluster::start(2, |_, b| {
+        b.user_event("stuck", stuck)
+            .user_event("ok", on_event)
+            .state(seen.clone())
+    })
+    .await
+    .unwrap();
+    for _ in 0..200 {
+        cluster.node(0).event("stuck", &()).await.unwrap();
+    }
+    cluster
+        .node(0)
+        .event("ok", &"through".to_owned())
+        .await
+        .unwrap();
+    assert_eq!(seen.take(2, DELIVERY).await.len(), 2);
+    cluster.wait_converged(DELIVERY).await.unwrap();
+    tokio::time::timeout(STOP, cluster.shutdown())
+        .await
+        .expect("shutdown must not hang behind stuck handlers");
+}
+
+#[tokio::test]
+async fn bad_settings_are_clear_errors() {
+    let e = Node::builder()
+        .bind("not an address")
+        .start()
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidAddress { .. }), "{e}");
+    let e = builder().max_event_size(4096).start().await.unwrap_err();
+    assert!(e.to_string().contains("4096"), "{e}");
+    let e = builder().join("127.0.0.1:1").start().await.unwrap_err();
+    match e {
+        Error::JoinFailed { attempts } => assert_eq!(attempts[0].address, "127.0.0.1:1"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn joining_tries_every_address_and_resolves_host_names() {
+    init_logs();
+    let seed = builder().name("seed").start().await.unwrap();
+    // Nothing listens on port 1; the second address is a host name.
+    let joiner = builder()
+        .name("joiner")
+        .join("127.0.0.1:1")
+        .join(format!("localhost:{}", seed.addr().port()))
+        .start()
+        .await
+        .expect("one answering address is enough");
+    wait_until(DELIVERY, "the seed to see the joiner", || {
+        let seed = seed.clone();
+        async move { seed.members().await.len() == 2 }
+    })
+    .await
+    .unwrap();
+    joiner.shutdown().await.unwrap();
+    seed.shutdown().await.unwrap();
+}
