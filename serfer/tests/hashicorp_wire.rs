@@ -445,6 +445,43 @@ fn a_wrong_key_is_refused_both_ways() {
     });
 }
 
+/// A stock agent joining a node on the default (serf-rs) wire cannot, and the
+/// node says why in one line naming `--wire hashicorp`, once per host.
+#[test]
+fn a_node_on_the_other_wire_says_so() {
+    in_netns("a_node_on_the_other_wire_says_so", |serf| async move {
+        for key in [None, Some(KEY)] {
+            let mut b = Node::builder().name("default-wire").bind("127.0.0.1:0");
+            if let Some(k) = key {
+                b = b.key(k);
+            }
+            let node = b.start().await.expect("the node starts");
+            let a1 = Agent::start(&serf, "a1", agent_config("a1", key, &[])).await;
+            let mark = LOGGED.lock().unwrap().len();
+            // Two attempts: the second must not repeat the line.
+            for _ in 0..2 {
+                let run = a1.try_cli("join", &[&node.addr().to_string()]).await;
+                assert_ne!(run.code, 0, "an agent joined a serf-rs-wire node: {run:?}");
+            }
+            let hint = |lines: &[String]| {
+                lines
+                    .iter()
+                    .filter(|l| l.contains("--wire hashicorp") && l.contains("serf agent"))
+                    .count()
+            };
+            wait_until(
+                LAN_DELIVERY,
+                "the node to name --wire hashicorp",
+                || async { hint(&logged_since(mark)) > 0 },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}; logged: {:#?}", logged_since(mark)));
+            assert_eq!(hint(&logged_since(mark)), 1, "{:#?}", logged_since(mark));
+            node.shutdown().await.unwrap();
+        }
+    });
+}
+
 /// `serf keys` from an agent rotates the Serfer nodes' keys too: after install, use
 /// and remove, only the new key is left everywhere, and events still cross both ways.
 #[test]

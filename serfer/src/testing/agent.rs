@@ -369,6 +369,12 @@ impl Agent {
         }
     }
 
+    /// Waits at most `bound` for the agent to exit by itself (it quits when its
+    /// Serf shuts down, e.g. after losing a name conflict); `None` if it has not.
+    pub async fn try_wait_exit(&mut self, bound: Duration) -> Option<std::process::ExitStatus> {
+        self.proc.try_wait_exit_async(bound).await
+    }
+
     /// Kills the agent by PID with SIGKILL (a crash: no leave) and reaps it.
     pub fn kill(&mut self) {
         self.proc.kill();

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use memberlist_proto::{ProtoReader, ProtoWriter};
 use serf::transport::{Connection, Transport};
 
+use super::sniff::{is_go_stream, Reported, SNIFF_LEN};
 use super::wire::{GoWire, MAX_STREAM_MESSAGE};
 use super::Inner;
 use serfer_wire::error::WireError;
@@ -51,6 +52,29 @@ impl NodeConn {
         NodeConn { reader, writer }
     }
 }
+
+impl NodeConn {
+    /// Wraps an accepted connection on serf-rs's wire after a look at its
+    /// first bytes (bounded by [`SNIFF_WAIT`]), reporting a peer that speaks
+    /// Go's wire. The bytes stay in the connection for memberlist-core.
+    pub(super) async fn sniffing(conn: InnerConn, from: SocketAddr, reported: &Reported) -> Self {
+        let (mut reader, writer) = conn.split();
+        let mut first = [0u8; SNIFF_LEN];
+        if let Ok(Ok(n)) = tokio::time::timeout(SNIFF_WAIT, reader.peek(&mut first)).await {
+            if is_go_stream(&first[..n]) {
+                reported.go_peer(from);
+            }
+        }
+        NodeConn {
+            reader: NodeReader::Plain(reader),
+            writer,
+        }
+    }
+}
+
+/// How long an accepted connection may take to send its first bytes before it
+/// is handed on unexamined. Peers write as soon as they connect.
+const SNIFF_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The reading half of a [`NodeConn`].
 pub enum NodeReader {

@@ -41,6 +41,7 @@
 //! plaintext.)
 
 mod conn;
+mod sniff;
 mod wire;
 
 #[cfg(test)]
@@ -171,11 +172,24 @@ async fn stream_pump(
     from_net: StreamSubscriber<SocketAddr, <Inner as Transport>::Connection>,
     to_memberlist: StreamProducer<SocketAddr, NodeConn>,
 ) {
+    let reported = Arc::new(sniff::Reported::default());
     while let Ok((from, conn)) = from_net.recv().await {
-        let conn = NodeConn::new(conn, wire.clone(), from);
-        if to_memberlist.send(from, conn).await.is_err() {
-            return;
+        if wire.is_some() {
+            let conn = NodeConn::new(conn, wire.clone(), from);
+            if to_memberlist.send(from, conn).await.is_err() {
+                return;
+            }
+            continue;
         }
+        // On serf-rs's wire, a look at the first bytes tells a `serf agent`
+        // from a broken peer; it runs beside the pump so that a silent peer
+        // holds up nobody else.
+        let to_memberlist = to_memberlist.clone();
+        let reported = reported.clone();
+        tokio::spawn(async move {
+            let conn = NodeConn::sniffing(conn, from, &reported).await;
+            let _ = to_memberlist.send(from, conn).await;
+        });
     }
 }
 
