@@ -1,0 +1,28 @@
+//! Serfer's own gossip engine: a Sans-I/O memberlist (SWIM) core that speaks
+//! HashiCorp's gossip wire natively, a deterministic simulator that runs many
+//! cores in one process on virtual time, and a thin tokio driver that runs one
+//! core on real sockets.
+//!
+//! * [`memberlist`]: the core. It owns no socket, clock, thread or global random
+//!   source: the caller passes the time and every received byte in, and drains
+//!   packets, stream exchanges and events out. Every byte it produces or accepts
+//!   goes through [`serfer_wire`].
+//! * [`sim`]: N cores, a seeded network (delay, loss, partitions, crashes) and a
+//!   priority queue of timers and deliveries. The same seed gives the same run.
+//! * `net` (feature `net`, on by default): one core on a UDP socket and a TCP
+//!   listener.
+//!
+//! The Serf layer (Lamport clocks, user events, queries, intents) sits on top of
+//! the core in a later step; the core already carries its bytes: user broadcasts,
+//! user packets and push/pull user state.
+
+#![warn(missing_docs)]
+
+mod fxhash;
+pub mod memberlist;
+#[cfg(feature = "net")]
+pub mod net;
+pub mod sim;
+mod time;
+
+pub use time::Instant;

@@ -1,0 +1,180 @@
+//! Packets in and out: framing, compression, CRC and encryption through
+//! `serfer_wire`, and piggybacking of queued broadcasts.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rand::RngCore;
+use serfer_wire::crypto::{self, Version, NONCE_LEN};
+use serfer_wire::frame::{self, PacketOptions};
+use serfer_wire::memberlist::Message;
+
+use super::broadcast::retransmit_limit;
+use super::{Memberlist, Output, PacketError};
+use crate::Instant;
+
+/// Bytes of a compound's fixed header (type and count), as Go budgets it.
+pub(crate) const COMPOUND_HEADER: usize = 2;
+/// Bytes each compound part costs besides itself (its length).
+pub(crate) const COMPOUND_PART: usize = 2;
+/// A compound carries at most this many parts: Go 0.2.2 mis-parses 128 or more.
+const MAX_PARTS: usize = frame::MAX_COMPOUND_PARTS;
+/// Encryption overhead of version 1: version byte, nonce, tag.
+const ENCRYPT_OVERHEAD: usize = 1 + NONCE_LEN + crypto::TAG_LEN;
+
+impl Memberlist {
+    /// Bytes encryption adds to every packet, 0 without a keyring.
+    pub(crate) fn encryption_overhead(&self) -> usize {
+        if self.config.encrypt_outgoing() {
+            ENCRYPT_OVERHEAD
+        } else {
+            0
+        }
+    }
+
+    /// Takes queued broadcasts that fit in `limit` bytes, at most `max_parts`
+    /// of them: memberlist's first, then the user's (queued with their `user`
+    /// type byte, which Go budgets as one more byte of overhead).
+    pub(crate) fn take_broadcasts(&mut self, limit: usize, max_parts: usize) -> Vec<Arc<[u8]>> {
+        let transmit_limit = retransmit_limit(self.config.retransmit_mult, self.members.len());
+        let mut msgs = self
+            .broadcasts
+            .take(COMPOUND_PART, limit, transmit_limit, max_parts);
+        let used: usize = msgs.iter().map(|m| m.len() + COMPOUND_PART).sum();
+        let avail = limit.saturating_sub(used);
+        let room = max_parts.saturating_sub(msgs.len());
+        if avail > COMPOUND_PART + 1 && room > 0 {
+            let user = self
+                .user_broadcasts
+                .take(COMPOUND_PART, avail, transmit_limit, room);
+            msgs.extend(user);
+        }
+        msgs
+    }
+
+    /// Sends one message to an address, with as many queued broadcasts as fit
+    /// piggybacked on it (Go's `sendMsg`). No CRC: Go looks the destination up
+    /// by a name it does not have here, so these packets go without one.
+    pub(crate) fn send_msg(&mut self, to: SocketAddr, msg: Vec<u8>) {
+        let limit = self
+            .config
+            .udp_buffer_size
+            .saturating_sub(msg.len() + COMPOUND_HEADER + self.encryption_overhead());
+        let extra = self.take_broadcasts(limit, MAX_PARTS - 1);
+        let mut msgs: Vec<Arc<[u8]>> = Vec::with_capacity(extra.len() + 1);
+        msgs.push(msg.into());
+        msgs.extend(extra);
+        self.send_packet(to, false, &msgs);
+    }
+
+    /// Frames `msgs` (one as is, several as a compound), compresses if smaller,
+    /// adds a CRC if asked, encrypts with the primary key, and emits the packet.
+    pub(crate) fn send_packet<P: AsRef<[u8]>>(&mut self, to: SocketAddr, crc: bool, msgs: &[P]) {
+        let options = PacketOptions {
+            compress: self.config.enable_compression,
+            crc,
+        };
+        // Only impossible inputs fail here (over 127 parts, a part over 64 KiB);
+        // dropping is what Go does with a send error.
+        let Ok(plain) = frame::encode_packet(msgs, options) else {
+            return;
+        };
+        let bytes = match (
+            self.config.encrypt_outgoing(),
+            self.config.keyring.primary(),
+        ) {
+            (true, Some(key)) => {
+                let mut nonce = [0u8; NONCE_LEN];
+                self.rng.fill_bytes(&mut nonce);
+                match crypto::encrypt_packet_with_nonce(Version::V1, key, &nonce, &plain) {
+                    Ok(sealed) => sealed,
+                    Err(_) => return,
+                }
+            }
+            _ => plain,
+        };
+        self.stats.packets_sent += 1;
+        self.stats.bytes_sent += bytes.len() as u64;
+        self.outputs.push_back(Output::Packet { to, bytes });
+    }
+
+    /// Handles one received datagram. Never panics; a packet that is dropped
+    /// as a whole says why. Parts of a compound that fail to decode are counted
+    /// in [`super::Stats::message_errors`] and the other parts still processed,
+    /// as Go does.
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<(), PacketError> {
+        self.stats.packets_received += 1;
+        let result = self.handle_packet_inner(now, from, bytes);
+        if result.is_err() {
+            self.stats.packets_dropped += 1;
+        }
+        self.report_finished_broadcasts();
+        result
+    }
+
+    fn handle_packet_inner(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<(), PacketError> {
+        let plain: Cow<'_, [u8]> = if self.config.keyring.is_empty() {
+            Cow::Borrowed(bytes)
+        } else {
+            match crypto::decrypt_packet(self.config.keyring.keys(), bytes) {
+                Ok(plain) => Cow::Owned(plain),
+                // Go's GossipVerifyIncoming = false: take it as plaintext.
+                Err(_) if !self.config.gossip_verify_incoming => Cow::Borrowed(bytes),
+                Err(_) => return Err(PacketError::Decrypt { from }),
+            }
+        };
+        let unpacked = frame::decode_packet(&plain, self.config.max_decompressed)
+            .map_err(|source| PacketError::Frame { from, source })?;
+        self.stats.message_errors += unpacked.errors.len() as u64;
+        if unpacked.messages.is_empty() {
+            if let Some(first) = unpacked.errors.first() {
+                return Err(PacketError::Messages {
+                    from,
+                    count: unpacked.errors.len(),
+                    first: first.clone(),
+                });
+            }
+        }
+        for msg in unpacked.messages {
+            self.handle_message(now, from, msg);
+        }
+        Ok(())
+    }
+
+    /// Dispatches one decoded message.
+    fn handle_message(&mut self, now: Instant, from: SocketAddr, msg: Message) {
+        match msg {
+            Message::Ping(p) => self.handle_ping(from, p),
+            Message::IndirectPing(ind) => self.handle_indirect_ping(now, from, ind),
+            Message::Ack(ack) => self.handle_ack(now, ack),
+            Message::Nack(nack) => self.handle_nack(nack),
+            Message::Suspect(s) => self.suspect_node(now, s),
+            Message::Alive(mut a) => {
+                // Go substitutes its own port for a missing one.
+                if a.port == 0 {
+                    a.port = self.config.advertise.port();
+                }
+                self.alive_node(now, a, false)
+            }
+            Message::Dead(d) => self.dead_node(now, d),
+            Message::User(bytes) => {
+                if !bytes.is_empty() {
+                    self.outputs.push_back(Output::UserData { from, bytes });
+                }
+            }
+            // Only meaningful as a stream reply.
+            Message::Err(_) => {}
+        }
+    }
+}
