@@ -210,13 +210,25 @@ async fn oversized_event_is_refused_before_sending() {
         msg.contains("513 bytes") && msg.contains("limit of 512"),
         "{msg}"
     );
-    // Exactly at the limit is fine.
+    // Go counts the limit twice: name + payload, then the encoded message. That
+    // message is 33 bytes more than the payload here: type 1, map header 1, keys
+    // "CC" 3, "LTime" 6, "Name" 5, "Payload" 8, a bool 1, the Lamport time 1,
+    // the name 1 + 3, the payload's bin16 header 3. So 479 bytes is the most.
     cluster
         .node(0)
-        .event("big", &"x".repeat(509))
+        .event("big", &"x".repeat(479))
         .await
         .unwrap();
     assert_eq!(seen.take(2, DELIVERY).await.len(), 2);
+    match cluster.node(0).event("big", &"x".repeat(480)).await {
+        Err(Error::PayloadTooLarge {
+            size,
+            limit,
+            encoded,
+            ..
+        }) => assert_eq!((size, limit, encoded), (513, 512, true)),
+        other => panic!("expected PayloadTooLarge after encoding, got {other:?}"),
+    }
     assert!(matches!(
         cluster.node(0).event("_serf_x", &()).await,
         Err(Error::ReservedName(_))
@@ -318,7 +330,9 @@ async fn the_largest_allowed_event_gossips_with_encryption() {
     .await
     .unwrap();
     let name = "big";
-    let payload = "y".repeat(serfer::MAX_EVENT_SIZE - name.len());
+    // The most the encoded-size check allows: 33 bytes of encoding around a
+    // payload of this size (see `oversized_event_is_refused_before_sending`).
+    let payload = "y".repeat(serfer::MAX_EVENT_SIZE - 33);
     cluster.node(0).event(name, &payload).await.unwrap();
     let got = seen.take(3, GOSSIP).await;
     assert_eq!(
