@@ -98,6 +98,34 @@ pub enum Command {
     Monitor(MonitorArgs),
     /// Print the agent's statistics, for operators
     Info(InfoArgs),
+    /// Send what an event URI says: serf://HOSTS/event|query/PATH?payload=TEXT;TAG=GLOB
+    Send(SendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// For events: whether receivers may coalesce repeated events of this name
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub coalesce: bool,
+    /// For queries: how long to wait for answers, as a Go duration
+    #[arg(long, value_name = "DURATION", value_parser = crate::args::parse_go_duration)]
+    pub timeout: Option<Duration>,
+    /// For queries: do not ask nodes to acknowledge
+    #[arg(long)]
+    pub no_ack: bool,
+    /// For queries: output format, text or json
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    pub format: String,
+    /// The event URI, e.g. serf://web-*/query/kubekit/stats?role=worker
+    pub uri: String,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ use crate::event::{Incoming, Tapped};
 use crate::extract::Context;
 use crate::node::{Node, WeakNode};
 use crate::registry::{Route, Router};
+use crate::target;
 
 fn tap(node: &Node, incoming: &Arc<Incoming>, query: Option<&QueryEvent>) {
     if node.inner.tap.receiver_count() > 0 {
@@ -67,13 +68,31 @@ pub(crate) async fn run(
     tracing::debug!("event dispatch stopped");
 }
 
-pub(crate) fn dispatch_user(router: &Router, node: Node, incoming: Arc<Incoming>) {
-    let routes = router.user_routes(incoming.name());
+pub(crate) fn dispatch_user(router: &Arc<Router>, node: Node, incoming: Arc<Incoming>) {
+    let (path, filter) = target::split_event_name(incoming.name());
+    let Some(filter) = filter else {
+        return dispatch_to(router.user_routes(path), &node, &incoming);
+    };
+    // An event URI's hosts and tags travel in the name; whether they include
+    // this node needs its tags, which the engine reads asynchronously.
+    let router = router.clone();
+    tokio::spawn(async move {
+        let me = node.local_member().await;
+        let (path, _) = target::split_event_name(incoming.name());
+        if filter.accepts(&me.name, &me.tags) {
+            dispatch_to(router.user_routes(path), &node, &incoming);
+        } else {
+            tracing::debug!(event = incoming.name(), "user event not addressed to this node");
+        }
+    });
+}
+
+fn dispatch_to(routes: Vec<&Route>, node: &Node, incoming: &Arc<Incoming>) {
     if routes.is_empty() {
         tracing::debug!(event = incoming.name(), "no handler for user event");
     }
     for route in routes {
-        invoke(route, &node, incoming.clone(), None);
+        invoke(route, node, incoming.clone(), None);
     }
 }
 

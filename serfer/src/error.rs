@@ -65,6 +65,9 @@ pub enum Error {
         waited: Duration,
     },
 
+    /// An event URI is malformed, or addresses no one.
+    #[error("invalid event URI: {0}")]
+    Target(#[from] crate::target::TargetError),
     /// The name is reserved for Serf's internal use.
     #[error("the name `{0}` is reserved: names starting with `_serf_` belong to Serf's internal queries")]
     ReservedName(String),

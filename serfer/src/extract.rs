@@ -213,7 +213,12 @@ impl<T: Payload> FromEvent<ForUserEvent> for UserEvent<T> {
                 coalesce,
                 payload,
             } => Ok(UserEvent {
-                name: name.clone(),
+                // An event URI's filters travel after a `?` in the name; the
+                // handler was chosen by the path before it, and sees that.
+                name: match crate::target::split_event_name(name) {
+                    (_, None) => name.clone(),
+                    (path, Some(_)) => Arc::from(path),
+                },
                 ltime: *ltime,
                 coalesce: *coalesce,
                 payload: decode(payload)?,

@@ -74,6 +74,7 @@ mod query;
 mod registry;
 mod rpc;
 mod state;
+mod target;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -96,6 +97,7 @@ pub use node::{Coordinate, KeyReport, Node, Stats};
 pub use payload::{Json, Payload};
 pub use query::{QueryOptions, QueryReply, QueryReport, QueryStream};
 pub use registry::{HandlerKind, Registry};
+pub use target::{QueryFilters, Sent, Target, TargetError, TargetKind};
 
 pub use serfer_macros::{member_event, query, user_event, Payload};
 

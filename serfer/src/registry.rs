@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crate::error::Error;
 use crate::event::check_name;
+use crate::target::{glob_match, is_glob};
 use crate::extract::{ForMember, ForQuery, ForUserEvent};
 use crate::handler::{
     erase_event, erase_query, Erased, Handler, MemberEventOutput, QueryOutput, UserEventOutput,
@@ -152,10 +153,21 @@ impl Registry {
 /// Handlers indexed for dispatch.
 pub(crate) struct Router {
     user: HashMap<String, Vec<Route>>,
+    /// Handlers whose name is a glob (`kubekit/*`), in registration order.
+    user_glob: Vec<Route>,
     user_any: Vec<Route>,
     query: HashMap<String, Route>,
+    query_glob: Vec<Route>,
     query_any: Option<Route>,
     member: Vec<Route>,
+}
+
+/// Whether a handler registered as `pattern` takes an event or query sent as
+/// `name`: equal, or a glob on either side that matches the other.
+fn addressed(pattern: &str, name: &str) -> bool {
+    pattern == name
+        || (is_glob(pattern) && glob_match(pattern, name))
+        || (name.contains('*') && glob_match(name, pattern))
 }
 
 impl Router {
@@ -163,8 +175,10 @@ impl Router {
     pub(crate) fn build(registry: Registry, states: &StateMap) -> Result<Router, Error> {
         let mut router = Router {
             user: HashMap::new(),
+            user_glob: Vec::new(),
             user_any: Vec::new(),
             query: HashMap::new(),
+            query_glob: Vec::new(),
             query_any: None,
             member: Vec::new(),
         };
@@ -181,6 +195,7 @@ impl Router {
                 continue;
             }
             match (route.kind, route.name.clone()) {
+                (HandlerKind::UserEvent, Some(n)) if is_glob(&n) => router.user_glob.push(route),
                 (HandlerKind::UserEvent, Some(n)) => router.user.entry(n).or_default().push(route),
                 (HandlerKind::UserEvent, None) => router.user_any.push(route),
                 (HandlerKind::Query, name) => {
@@ -198,6 +213,16 @@ impl Router {
                         continue;
                     }
                     match name {
+                        Some(n) if is_glob(&n) => {
+                            if let Some(prev) = router.query_glob.iter().find(|r| r.name == Some(n.clone())) {
+                                problems.push(format!(
+                                    "two query handlers for `{n}`: `{}` and `{}` (a query gets one response per node)",
+                                    prev.label, route.label
+                                ));
+                                continue;
+                            }
+                            router.query_glob.push(route);
+                        }
                         Some(n) => {
                             router.query.insert(n, route);
                         }
@@ -214,16 +239,51 @@ impl Router {
         }
     }
 
-    /// Exact-name handlers, else the catch-alls.
-    pub(crate) fn user_routes(&self, name: &str) -> &[Route] {
-        match self.user.get(name) {
-            Some(routes) => routes,
-            None => &self.user_any,
+    /// The handlers a user event named `name` goes to: those registered under
+    /// its name or a glob matching it (or, when it is sent with a `*`, whose
+    /// name it matches), else the catch-alls.
+    pub(crate) fn user_routes(&self, name: &str) -> Vec<&Route> {
+        let mut routes: Vec<&Route> = if name.contains('*') {
+            self.user
+                .iter()
+                .filter(|(n, _)| glob_match(name, n))
+                .flat_map(|(_, r)| r)
+                .collect()
+        } else {
+            self.user.get(name).into_iter().flatten().collect()
+        };
+        routes.extend(
+            self.user_glob
+                .iter()
+                .filter(|r| r.name.as_deref().is_some_and(|p| addressed(p, name))),
+        );
+        if routes.is_empty() {
+            routes.extend(&self.user_any);
         }
+        routes
     }
 
+    /// The one handler a query named `name` goes to: its exact name, else the
+    /// first handler (in registration order) that a glob on either side
+    /// addresses, else the catch-all.
     pub(crate) fn query_route(&self, name: &str) -> Option<&Route> {
-        self.query.get(name).or(self.query_any.as_ref())
+        self.query
+            .get(name)
+            .or_else(|| {
+                self.query_glob
+                    .iter()
+                    .find(|r| r.name.as_deref().is_some_and(|p| addressed(p, name)))
+            })
+            .or_else(|| {
+                let mut named: Vec<(&String, &Route)> = self
+                    .query
+                    .iter()
+                    .filter(|(n, _)| name.contains('*') && glob_match(name, n))
+                    .collect();
+                named.sort_by(|a, b| a.0.cmp(b.0));
+                named.first().map(|(_, r)| *r)
+            })
+            .or(self.query_any.as_ref())
     }
 
     pub(crate) fn member_routes(&self, kind: MemberEventKind) -> impl Iterator<Item = &Route> {

@@ -9,6 +9,7 @@ mod leave;
 mod members;
 mod monitor;
 mod query;
+mod send;
 mod tags;
 
 use serfer_rpc::client::{Client, ClientError};
@@ -50,6 +51,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Keygen => keygen::run(),
         Command::Monitor(a) => monitor::run(&rpc, a).await,
         Command::Info(a) => info::run(&rpc, a).await,
+        Command::Send(a) => send::run(&rpc, a).await,
     };
     finish(outcome)
 }
