@@ -104,17 +104,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// For events: whether receivers may coalesce repeated events of this name
-    #[arg(
-        long,
-        value_name = "BOOL",
-        default_value_t = true,
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        action = clap::ArgAction::Set
-    )]
-    pub coalesce: bool,
+    #[command(flatten)]
+    pub coalesce: Coalesce,
     /// For queries: how long to wait for answers, as a Go duration
     #[arg(long, value_name = "DURATION", value_parser = crate::args::parse_go_duration)]
     pub timeout: Option<Duration>,
@@ -150,8 +141,9 @@ pub struct MembersArgs {
     pub role: Option<String>,
 }
 
+/// `--coalesce[=BOOL]`, of `event` and `send`.
 #[derive(Debug, Args)]
-pub struct EventArgs {
+pub struct Coalesce {
     /// Whether receivers may coalesce repeated events of this name (--coalesce=false to refuse)
     #[arg(
         long,
@@ -163,6 +155,12 @@ pub struct EventArgs {
         action = clap::ArgAction::Set
     )]
     pub coalesce: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EventArgs {
+    #[command(flatten)]
+    pub coalesce: Coalesce,
     /// Event name
     pub name: String,
     /// Payload, sent as the argument's raw bytes

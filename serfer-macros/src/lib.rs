@@ -21,8 +21,8 @@ mod args;
 mod handler_fn;
 mod member_event;
 mod payload_derive;
-mod query;
-mod user_event;
+
+mod named;
 
 use proc_macro::TokenStream;
 
@@ -57,7 +57,7 @@ use proc_macro::TokenStream;
 /// `_serf_`, which Serf reserves for its internal queries.
 #[proc_macro_attribute]
 pub fn user_event(attr: TokenStream, item: TokenStream) -> TokenStream {
-    user_event::expand(attr.into(), item.into()).into()
+    named::user_event(attr.into(), item.into()).into()
 }
 
 /// Registers a function as the handler of the queries named `name`, or of every
@@ -88,7 +88,7 @@ pub fn user_event(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// `_serf_`, which Serf reserves for its internal queries.
 #[proc_macro_attribute]
 pub fn query(attr: TokenStream, item: TokenStream) -> TokenStream {
-    query::expand(attr.into(), item.into()).into()
+    named::query(attr.into(), item.into()).into()
 }
 
 /// Registers a function as a handler of membership events of one kind: `join`,

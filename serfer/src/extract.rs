@@ -143,7 +143,7 @@ pub enum ExtractError {
 /// The kinds are Serfer's private markers; write your own extractor for every
 /// kind at once, `impl<K> FromEvent<K> for YourType`, from what [`Context`] shows.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not an argument a `{K}` handler can take",
+    message = "`{Self}` is not an argument this handler can take (a `{K}` handler)",
     label = "not an extractor for this handler",
     note = "user-event handlers take `UserEvent<T>`, query handlers `Query<T>`, membership handlers `MemberEvent`; all take `Node` and `State<S>`"
 )]

@@ -148,37 +148,8 @@ pub struct Stats {
     pub coordinate_resets: Option<usize>,
 }
 
-/// A Vivaldi network coordinate (units: seconds).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Coordinate {
-    /// The Euclidean part.
-    pub vec: Vec<f64>,
-    /// Confidence in the coordinate.
-    pub error: f64,
-    /// Distance offset.
-    pub adjustment: f64,
-    /// Height above the Euclidean plane.
-    pub height: f64,
-}
-
-impl Coordinate {
-    /// Estimated round-trip time to `other`, as Serf computes it.
-    pub fn rtt(&self, other: &Coordinate) -> Duration {
-        let d: f64 = self
-            .vec
-            .iter()
-            .zip(&other.vec)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f64>()
-            .sqrt();
-        let mut secs = d + self.height + other.height;
-        let adjusted = secs + self.adjustment + other.adjustment;
-        if adjusted > 0.0 {
-            secs = adjusted;
-        }
-        Duration::from_secs_f64(secs.max(0.0))
-    }
-}
+/// A Vivaldi network coordinate (units: seconds): Serf's, as the wire carries it.
+pub use serfer_wire::serf::Coordinate;
 
 /// The cluster's answer to a key operation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

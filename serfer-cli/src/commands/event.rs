@@ -8,12 +8,12 @@ pub async fn run(rpc: &Rpc, a: EventArgs) -> Outcome {
     let payload = a.payload.as_deref().map(raw_bytes);
     let client = connect(rpc).await?;
     client
-        .event(&a.name, payload.as_deref(), a.coalesce)
+        .event(&a.name, payload.as_deref(), a.coalesce.coalesce)
         .await
         .map_err(|e| Failure::new(format!("Error sending event: {e}")))?;
     output::out(&format!(
         "Event '{}' dispatched! Coalescing enabled: {}",
-        a.name, a.coalesce
+        a.name, a.coalesce.coalesce
     ));
     Ok(())
 }

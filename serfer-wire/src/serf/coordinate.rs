@@ -30,6 +30,24 @@ impl Coordinate {
             height: 1e-5,
         }
     }
+
+    /// Estimated round-trip time to `other`, as Serf computes it: the Euclidean
+    /// distance plus both heights, plus both adjustments when that stays positive.
+    pub fn rtt(&self, other: &Coordinate) -> std::time::Duration {
+        let d: f64 = self
+            .vec
+            .iter()
+            .zip(&other.vec)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt();
+        let mut secs = d + self.height + other.height;
+        let adjusted = secs + self.adjustment + other.adjustment;
+        if adjusted > 0.0 {
+            secs = adjusted;
+        }
+        std::time::Duration::from_secs_f64(secs.max(0.0))
+    }
 }
 
 go_struct! {
