@@ -12,9 +12,9 @@
 //! * `net` (feature `net`, on by default): one core on a UDP socket and a TCP
 //!   listener.
 //!
-//! The Serf layer (Lamport clocks, user events, queries, intents) sits on top of
-//! the core in a later step; the core already carries its bytes: user broadcasts,
-//! user packets and push/pull user state.
+//! * [`serf`]: the Serf layer on top of the core, as Sans-I/O as the core: Lamport
+//!   clocks, join/leave intents and Serf member status, user events, queries,
+//!   tags, push/pull Serf state. The simulator runs it too ([`sim::Sim::serf`]).
 
 #![warn(missing_docs)]
 
@@ -22,6 +22,7 @@ mod fxhash;
 pub mod memberlist;
 #[cfg(feature = "net")]
 pub mod net;
+pub mod serf;
 pub mod sim;
 mod time;
 

@@ -20,6 +20,8 @@ use crate::fxhash::{FxBuild, FxMap};
 pub(crate) enum Notify {
     /// The node's own leave (`dead` about itself) has been fully sent.
     Leave,
+    /// A user message queued with an id has been fully sent (or pruned).
+    User(u64),
 }
 
 /// Ordering key: fewest transmits, then longest, then newest.

@@ -207,6 +207,9 @@ pub struct Memberlist {
     leaving: bool,
     leave_reported: bool,
     push_pull_state: Vec<u8>,
+    /// Ids of user messages that left the queue, for the user layer.
+    finished_user: Vec<u64>,
+    next_user_id: u64,
     ack_payload: Option<Vec<u8>>,
     outputs: VecDeque<Output>,
     stats: Stats,
@@ -242,6 +245,8 @@ impl Memberlist {
             leaving: false,
             leave_reported: false,
             push_pull_state: Vec::new(),
+            finished_user: Vec::new(),
+            next_user_id: 0,
             ack_payload: None,
             outputs: VecDeque::new(),
             stats: Stats::default(),
@@ -461,6 +466,42 @@ impl Memberlist {
         Ok(())
     }
 
+    /// Like [`Memberlist::queue_broadcast`], but returns an id that
+    /// [`Memberlist::take_finished_user_broadcasts`] reports once the message
+    /// has been fully retransmitted or pruned (Serf waits for its leave intent
+    /// this way before gossiping the memberlist leave).
+    pub fn queue_broadcast_notify(&mut self, msg: Vec<u8>) -> Result<u64, CommandError> {
+        self.check_user_message(&msg)?;
+        let mut framed = Vec::with_capacity(msg.len() + 1);
+        framed.push(serfer_wire::memberlist::USER);
+        framed.extend_from_slice(&msg);
+        self.next_user_id += 1;
+        let id = self.next_user_id;
+        self.user_broadcasts
+            .push(None, framed, Some(Notify::User(id)));
+        Ok(id)
+    }
+
+    /// Ids of notifying user messages that left the queue since the last call.
+    pub fn take_finished_user_broadcasts(&mut self) -> Vec<u64> {
+        self.finished_user.extend(
+            self.user_broadcasts
+                .drain_finished()
+                .into_iter()
+                .filter_map(|n| match n {
+                    Notify::User(id) => Some(id),
+                    Notify::Leave => None,
+                }),
+        );
+        std::mem::take(&mut self.finished_user)
+    }
+
+    /// When the next periodic push/pull is due, if any (the user layer
+    /// refreshes its push/pull state lazily, just before).
+    pub fn next_push_pull(&self) -> Option<Instant> {
+        self.next_push_pull
+    }
+
     /// Drops the most-retransmitted user messages until at most `max` remain
     /// (Serf bounds its queues this way).
     pub fn prune_user_broadcasts(&mut self, max: usize) {
@@ -513,9 +554,14 @@ impl Memberlist {
         for n in finished {
             match n {
                 Notify::Leave => self.report_leave(),
+                Notify::User(id) => self.finished_user.push(id),
             }
         }
-        self.user_broadcasts.drain_finished();
+        for n in self.user_broadcasts.drain_finished() {
+            if let Notify::User(id) = n {
+                self.finished_user.push(id);
+            }
+        }
     }
 
     fn report_leave(&mut self) {

@@ -27,6 +27,7 @@ use rand::SeedableRng;
 pub use network::{LinkConfig, Network};
 
 use crate::memberlist::{Config, ConfigError, Memberlist, NodeEvent, Output, StreamOutcome};
+use crate::serf::{Serf, SerfConfig};
 use crate::Instant;
 use clock::Timeline;
 
@@ -124,24 +125,220 @@ enum Event {
     },
 }
 
+/// What a simulated core asks of the network (or reports), one at a time.
+#[derive(Debug)]
+pub enum SimOutput<E> {
+    /// Send a datagram.
+    Packet {
+        /// Destination.
+        to: SocketAddr,
+        /// The datagram.
+        bytes: Vec<u8>,
+    },
+    /// Start a push/pull exchange.
+    PushPull {
+        /// Destination.
+        to: SocketAddr,
+        /// The request.
+        bytes: Vec<u8>,
+    },
+    /// Start a TCP fallback ping.
+    StreamPing {
+        /// Destination.
+        to: SocketAddr,
+        /// The request.
+        bytes: Vec<u8>,
+    },
+    /// An event to record.
+    Event(E),
+    /// A user message the core received but does not handle itself (a bare
+    /// memberlist), which the simulator may re-gossip.
+    UserData(Vec<u8>),
+    /// The leave has been fully gossiped.
+    LeaveComplete,
+    /// Nothing for the simulator.
+    Ignore,
+}
+
+/// A core the simulator can run: a bare [`Memberlist`], or a [`Serf`] on top
+/// of one.
+pub trait SimCore: Sized {
+    /// Its configuration.
+    type Config;
+    /// The events it reports.
+    type Event: std::fmt::Debug;
+    /// A fresh core.
+    fn create(config: Self::Config, now: Instant) -> Result<Self, ConfigError>;
+    /// The memberlist underneath.
+    fn memberlist(&self) -> &Memberlist;
+    /// A received datagram.
+    fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]);
+    /// A received stream.
+    fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome;
+    /// The answer to a push/pull this core asked for; true if it completed.
+    fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool;
+    /// The answer to a TCP ping this core asked for; true if it completed.
+    fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool;
+    /// Timers.
+    fn tick(&mut self, now: Instant);
+    /// When to tick next.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// The next output.
+    fn poll_output(&mut self) -> Option<SimOutput<Self::Event>>;
+    /// Join through `addrs`.
+    fn join(&mut self, now: Instant, addrs: &[SocketAddr]);
+    /// Leave gracefully.
+    fn leave(&mut self, now: Instant);
+    /// Re-gossip a user message (bare memberlist only).
+    fn rebroadcast(&mut self, msg: Vec<u8>);
+    /// Makes a restarted node's configuration start above `incarnation`.
+    fn restart_config(config: &mut Self::Config, incarnation: u32);
+}
+
+fn map_memberlist_output<E>(out: Output, event: impl FnOnce(NodeEvent) -> E) -> SimOutput<E> {
+    match out {
+        Output::Packet { to, bytes } => SimOutput::Packet { to, bytes },
+        Output::PushPull { to, bytes, .. } => SimOutput::PushPull { to, bytes },
+        Output::StreamPing { to, bytes, .. } => SimOutput::StreamPing { to, bytes },
+        Output::Event(e) => SimOutput::Event(event(e)),
+        Output::UserData { bytes, .. } => SimOutput::UserData(bytes),
+        Output::LeaveComplete => SimOutput::LeaveComplete,
+        Output::RemoteState { .. } | Output::PingComplete { .. } => SimOutput::Ignore,
+    }
+}
+
+impl SimCore for Memberlist {
+    type Config = Config;
+    type Event = NodeEvent;
+    fn create(config: Config, now: Instant) -> Result<Self, ConfigError> {
+        Memberlist::new(config, now)
+    }
+    fn memberlist(&self) -> &Memberlist {
+        self
+    }
+    fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        // A dropped packet is the core's business; the simulation carries on
+        // as a real network would.
+        let _ = Memberlist::handle_packet(self, now, from, bytes);
+    }
+    fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome {
+        Memberlist::handle_stream(self, now, from, bytes)
+    }
+    fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
+        matches!(
+            Memberlist::handle_push_pull_reply(self, now, from, bytes),
+            Ok(StreamOutcome::Done)
+        )
+    }
+    fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
+        matches!(
+            Memberlist::handle_stream_ping_reply(self, now, from, bytes),
+            Ok(StreamOutcome::Done)
+        )
+    }
+    fn tick(&mut self, now: Instant) {
+        Memberlist::tick(self, now)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Memberlist::poll_timeout(self)
+    }
+    fn poll_output(&mut self) -> Option<SimOutput<NodeEvent>> {
+        Memberlist::poll_output(self).map(|o| map_memberlist_output(o, |e| e))
+    }
+    fn join(&mut self, now: Instant, addrs: &[SocketAddr]) {
+        Memberlist::join(self, now, addrs)
+    }
+    fn leave(&mut self, now: Instant) {
+        Memberlist::leave(self, now)
+    }
+    fn rebroadcast(&mut self, msg: Vec<u8>) {
+        // Refused only for oversized or empty messages, which were not
+        // delivered in the first place.
+        let _ = self.queue_broadcast(msg);
+    }
+    fn restart_config(config: &mut Config, incarnation: u32) {
+        config.initial_incarnation = incarnation.saturating_add(1);
+    }
+}
+
+impl SimCore for Serf {
+    type Config = SerfConfig;
+    type Event = crate::serf::Event;
+    fn create(config: SerfConfig, now: Instant) -> Result<Self, ConfigError> {
+        // Serf's own settings are checked by the tests that set them; only
+        // memberlist's reach the simulator's signature.
+        Serf::new(config, now).map_err(|e| match e {
+            crate::serf::SerfError::Config(c) => c,
+            _ => ConfigError::ZeroInterval { what: "serf" },
+        })
+    }
+    fn memberlist(&self) -> &Memberlist {
+        Serf::memberlist(self)
+    }
+    fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        let _ = Serf::handle_packet(self, now, from, bytes);
+    }
+    fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome {
+        Serf::handle_stream(self, now, from, bytes)
+    }
+    fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
+        matches!(
+            Serf::handle_push_pull_reply(self, now, from, bytes),
+            Ok(StreamOutcome::Done)
+        )
+    }
+    fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
+        matches!(
+            Serf::handle_stream_ping_reply(self, now, from, bytes),
+            Ok(StreamOutcome::Done)
+        )
+    }
+    fn tick(&mut self, now: Instant) {
+        Serf::tick(self, now)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Serf::poll_timeout(self)
+    }
+    fn poll_output(&mut self) -> Option<SimOutput<crate::serf::Event>> {
+        use crate::serf::Output as S;
+        Serf::poll_output(self).map(|o| match o {
+            S::Packet { to, bytes } => SimOutput::Packet { to, bytes },
+            S::PushPull { to, bytes, .. } => SimOutput::PushPull { to, bytes },
+            S::StreamPing { to, bytes, .. } => SimOutput::StreamPing { to, bytes },
+            S::Event(e) => SimOutput::Event(e),
+            S::LeaveComplete => SimOutput::LeaveComplete,
+        })
+    }
+    fn join(&mut self, now: Instant, addrs: &[SocketAddr]) {
+        let _ = Serf::join(self, now, addrs, false);
+    }
+    fn leave(&mut self, now: Instant) {
+        let _ = Serf::leave(self, now);
+    }
+    fn rebroadcast(&mut self, _msg: Vec<u8>) {}
+    fn restart_config(config: &mut SerfConfig, incarnation: u32) {
+        config.memberlist.initial_incarnation = incarnation.saturating_add(1);
+    }
+}
+
 /// One simulated node.
 #[derive(Debug)]
-pub struct SimNode {
-    core: Memberlist,
+pub struct SimNode<C: SimCore = Memberlist> {
+    core: C,
     up: bool,
     wake_at: Option<Instant>,
     /// Membership events seen, with their time (if
     /// [`SimConfig::record_events`]).
-    pub events: Vec<(Instant, NodeEvent)>,
+    pub events: Vec<(Instant, C::Event)>,
     /// When each distinct user message first arrived.
     pub user_seen: BTreeMap<Vec<u8>, Instant>,
     /// When the node's leave was fully gossiped.
     pub leave_complete: Option<Instant>,
 }
 
-impl SimNode {
+impl<C: SimCore> SimNode<C> {
     /// The node's core.
-    pub fn core(&self) -> &Memberlist {
+    pub fn core(&self) -> &C {
         &self.core
     }
 
@@ -153,11 +350,11 @@ impl SimNode {
 
 /// The simulator. See the [module docs](self).
 #[derive(Debug)]
-pub struct Sim {
+pub struct Sim<C: SimCore = Memberlist> {
     config: SimConfig,
     now: Instant,
     timeline: Timeline<Event>,
-    nodes: Vec<SimNode>,
+    nodes: Vec<SimNode<C>>,
     by_addr: HashMap<SocketAddr, usize>,
     network: Network,
     rng: SmallRng,
@@ -184,8 +381,53 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
 }
 
 impl Sim {
-    /// An empty simulation at virtual time zero.
+    /// An empty simulation of bare memberlist cores at virtual time zero.
     pub fn new(config: SimConfig) -> Self {
+        Sim::build(config)
+    }
+
+    /// Node `i` queues a user broadcast, and counts as having seen it.
+    pub fn broadcast(
+        &mut self,
+        i: usize,
+        msg: Vec<u8>,
+    ) -> Result<(), crate::memberlist::CommandError> {
+        let now = self.now;
+        self.nodes[i].core.queue_broadcast(msg.clone())?;
+        self.nodes[i].user_seen.entry(msg).or_insert(now);
+        self.flush(i);
+        Ok(())
+    }
+
+    /// Node `i` changes its metadata.
+    pub fn update_meta(
+        &mut self,
+        i: usize,
+        meta: Vec<u8>,
+    ) -> Result<(), crate::memberlist::CommandError> {
+        let now = self.now;
+        self.nodes[i].core.update_meta(now, meta)?;
+        self.flush(i);
+        Ok(())
+    }
+}
+
+impl Sim<Serf> {
+    /// An empty simulation of Serf cores at virtual time zero.
+    pub fn serf(config: SimConfig) -> Self {
+        Sim::build(config)
+    }
+
+    /// The LAN profile with Serf's defaults for node `i` (see
+    /// [`Sim::lan_config`]).
+    pub fn serf_config(&self, i: usize) -> SerfConfig {
+        SerfConfig::new(self.lan_config(i))
+    }
+}
+
+impl<C: SimCore> Sim<C> {
+    /// An empty simulation at virtual time zero.
+    pub fn build(config: SimConfig) -> Self {
         Sim {
             now: Instant::ZERO,
             timeline: Timeline::default(),
@@ -213,9 +455,9 @@ impl Sim {
 
     /// Adds a node running `config`; its index is returned. Its address must be
     /// unique.
-    pub fn add_node(&mut self, config: Config) -> Result<usize, ConfigError> {
-        let addr = config.advertise;
-        let core = Memberlist::new(config, self.now)?;
+    pub fn add_node(&mut self, config: C::Config) -> Result<usize, ConfigError> {
+        let core = C::create(config, self.now)?;
+        let addr = core.memberlist().config().advertise;
         let i = self.nodes.len();
         self.nodes.push(SimNode {
             core,
@@ -246,13 +488,29 @@ impl Sim {
     }
 
     /// Node `i`.
-    pub fn node(&self, i: usize) -> &SimNode {
+    pub fn node(&self, i: usize) -> &SimNode<C> {
         &self.nodes[i]
     }
 
     /// Node `i`'s core.
-    pub fn core(&self, i: usize) -> &Memberlist {
+    pub fn core(&self, i: usize) -> &C {
         &self.nodes[i].core
+    }
+
+    /// Runs `f` on node `i`'s core at the current time (a command), then
+    /// sends what it produced.
+    pub fn with_core<R>(&mut self, i: usize, f: impl FnOnce(&mut C, Instant) -> R) -> R {
+        let now = self.now;
+        let r = f(&mut self.nodes[i].core, now);
+        self.flush(i);
+        r
+    }
+
+    /// Clears the recorded events of every node.
+    pub fn clear_events(&mut self) {
+        for n in &mut self.nodes {
+            n.events.clear();
+        }
     }
 
     /// Network counters.
@@ -286,31 +544,6 @@ impl Sim {
         self.flush(i);
     }
 
-    /// Node `i` queues a user broadcast, and counts as having seen it.
-    pub fn broadcast(
-        &mut self,
-        i: usize,
-        msg: Vec<u8>,
-    ) -> Result<(), crate::memberlist::CommandError> {
-        let now = self.now;
-        self.nodes[i].core.queue_broadcast(msg.clone())?;
-        self.nodes[i].user_seen.entry(msg).or_insert(now);
-        self.flush(i);
-        Ok(())
-    }
-
-    /// Node `i` changes its metadata.
-    pub fn update_meta(
-        &mut self,
-        i: usize,
-        meta: Vec<u8>,
-    ) -> Result<(), crate::memberlist::CommandError> {
-        let now = self.now;
-        self.nodes[i].core.update_meta(now, meta)?;
-        self.flush(i);
-        Ok(())
-    }
-
     /// Node `i` stops dead (kill -9): it neither sends nor receives, and its
     /// timers stop.
     pub fn crash(&mut self, i: usize) {
@@ -320,9 +553,9 @@ impl Sim {
 
     /// Node `i` comes back as a fresh process running `config` (same name and
     /// address), at an incarnation above the one it had.
-    pub fn restart(&mut self, i: usize, mut config: Config) -> Result<(), ConfigError> {
-        config.initial_incarnation = self.nodes[i].core.incarnation().saturating_add(1);
-        let core = Memberlist::new(config, self.now)?;
+    pub fn restart(&mut self, i: usize, mut config: C::Config) -> Result<(), ConfigError> {
+        C::restart_config(&mut config, self.nodes[i].core.memberlist().incarnation());
+        let core = C::create(config, self.now)?;
         let node = &mut self.nodes[i];
         node.core = core;
         node.up = true;
@@ -333,7 +566,7 @@ impl Sim {
     }
 
     fn addr_of(&self, i: usize) -> SocketAddr {
-        self.nodes[i].core.config().advertise
+        self.nodes[i].core.memberlist().config().advertise
     }
 
     /// Runs until virtual time `until`, processing every event due by then.
@@ -361,7 +594,7 @@ impl Sim {
         &mut self,
         deadline: Instant,
         check_every: Duration,
-        mut pred: impl FnMut(&Sim) -> bool,
+        mut pred: impl FnMut(&Sim<C>) -> bool,
     ) -> Option<Instant> {
         loop {
             if pred(self) {
@@ -401,9 +634,7 @@ impl Sim {
                 self.stats.bytes_delivered += bytes.len() as u64;
                 let from_addr = self.addr_of(from);
                 let now = self.now;
-                // A dropped packet is the core's business; the simulation
-                // carries on as a real network would.
-                let _ = self.nodes[to].core.handle_packet(now, from_addr, &bytes);
+                self.nodes[to].core.handle_packet(now, from_addr, &bytes);
                 self.flush(to);
             }
             Event::StreamOpen {
@@ -453,11 +684,11 @@ impl Sim {
                 let from_addr = self.addr_of(from);
                 let now = self.now;
                 let core = &mut self.nodes[to].core;
-                let result = match kind {
+                let done = match kind {
                     StreamKind::PushPull => core.handle_push_pull_reply(now, from_addr, &bytes),
                     StreamKind::Ping => core.handle_stream_ping_reply(now, from_addr, &bytes),
                 };
-                if matches!(result, Ok(StreamOutcome::Done)) {
+                if done {
                     self.stats.streams_completed += 1;
                 } else {
                     self.stats.streams_failed += 1;
@@ -480,7 +711,7 @@ impl Sim {
     fn flush(&mut self, i: usize) {
         while let Some(out) = self.nodes[i].core.poll_output() {
             match out {
-                Output::Packet { to, bytes } => {
+                SimOutput::Packet { to, bytes } => {
                     self.stats.packets_sent += 1;
                     let Some(&j) = self.by_addr.get(&to) else {
                         self.stats.packets_dropped += 1;
@@ -500,31 +731,29 @@ impl Sim {
                         },
                     );
                 }
-                Output::PushPull { to, bytes, .. } => {
+                SimOutput::PushPull { to, bytes } => {
                     self.open_stream(i, to, StreamKind::PushPull, bytes)
                 }
-                Output::StreamPing { to, bytes, .. } => {
+                SimOutput::StreamPing { to, bytes } => {
                     self.open_stream(i, to, StreamKind::Ping, bytes)
                 }
-                Output::Event(e) => {
+                SimOutput::Event(e) => {
                     if self.config.record_events {
                         self.nodes[i].events.push((self.now, e));
                     }
                 }
-                Output::UserData { bytes, .. } => {
+                SimOutput::UserData(bytes) => {
                     let now = self.now;
                     let node = &mut self.nodes[i];
                     if !node.user_seen.contains_key(&bytes) {
                         node.user_seen.insert(bytes.clone(), now);
                         if self.config.rebroadcast_user_data {
-                            // Refused only for oversized or empty messages, which
-                            // were not delivered in the first place.
-                            let _ = node.core.queue_broadcast(bytes);
+                            node.core.rebroadcast(bytes);
                         }
                     }
                 }
-                Output::LeaveComplete => self.nodes[i].leave_complete = Some(self.now),
-                Output::RemoteState { .. } | Output::PingComplete { .. } => {}
+                SimOutput::LeaveComplete => self.nodes[i].leave_complete = Some(self.now),
+                SimOutput::Ignore => {}
             }
         }
         let node = &mut self.nodes[i];
@@ -579,9 +808,12 @@ impl Sim {
     /// index) as alive or suspect, and knows no other node.
     pub fn all_see_alive(&self, alive: &[usize]) -> bool {
         use crate::memberlist::MemberState;
-        let names: Vec<&str> = alive.iter().map(|&i| self.core(i).name()).collect();
+        let names: Vec<&str> = alive
+            .iter()
+            .map(|&i| self.core(i).memberlist().name())
+            .collect();
         alive.iter().all(|&i| {
-            let core = self.core(i);
+            let core = self.core(i).memberlist();
             // Counting first is cheap and settles most negative checks.
             core.num_members() == names.len()
                 && core.members().all(|m| m.state == MemberState::Alive)

@@ -1,0 +1,400 @@
+//! Serf's member table: the Serf status of every node (alive, leaving, left,
+//! failed) derived from memberlist's events and from join/leave intents
+//! ordered by the member clock (spec §9.3, §9.5).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serfer_wire::serf::{decode_tags, JoinIntent, LeaveIntent, MemberStatus, SerfMessage};
+
+use super::{Event, Serf};
+use crate::memberlist;
+use crate::Instant;
+
+/// Serf's view of a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Unique name.
+    pub name: String,
+    /// Gossip address.
+    pub addr: SocketAddr,
+    /// Tags decoded from its meta.
+    pub tags: BTreeMap<String, String>,
+    /// Serf status.
+    pub status: MemberStatus,
+    /// `[PMin, PMax, PCur, DMin, DMax, DCur]`.
+    pub vsn: [u8; 6],
+}
+
+/// A change of membership, with the member as it is after the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberEvent {
+    /// Joined, or came back from failed or left.
+    Join(Member),
+    /// Left gracefully.
+    Leave(Member),
+    /// Failed (declared dead without a leave intent).
+    Failed(Member),
+    /// Tags (meta) or address changed.
+    Update(Member),
+    /// Forgotten: failed or left for longer than the reconnect or tombstone
+    /// timeout, or pruned.
+    Reap(Member),
+}
+
+#[derive(Debug, Clone)]
+struct MemberState {
+    member: Member,
+    /// Member-clock time of the latest intent about it.
+    status_ltime: u64,
+    /// When it failed or left.
+    leave_time: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IntentKind {
+    Join,
+    Leave,
+}
+
+/// An intent about a node not yet known (Go's `nodeIntent`).
+#[derive(Debug, Clone, Copy)]
+struct Intent {
+    kind: IntentKind,
+    at: Instant,
+    ltime: u64,
+}
+
+/// Every member, with the intents waiting for unknown nodes.
+#[derive(Debug, Default)]
+pub(super) struct MemberTable {
+    members: BTreeMap<String, MemberState>,
+    /// Only the newest intent per node is kept, for `recent_intent_timeout`.
+    intents: BTreeMap<String, Intent>,
+    /// Leaving members pruned by a leave intent, erased at the given time.
+    prunes: Vec<(Instant, String)>,
+}
+
+impl MemberTable {
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Member> {
+        self.members.values().map(|s| &s.member)
+    }
+
+    pub(super) fn get(&self, name: &str) -> Option<&Member> {
+        self.members.get(name).map(|s| &s.member)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Go's `hasAliveMembers`: is anybody else alive to hear a leave?
+    pub(super) fn has_alive_others(&self, me: &str) -> bool {
+        self.members
+            .values()
+            .any(|s| s.member.name != me && s.member.status == MemberStatus::Alive)
+    }
+
+    pub(super) fn next_prune(&self) -> Option<Instant> {
+        self.prunes.iter().map(|(t, _)| *t).min()
+    }
+
+    /// Status time of every member, for push/pull.
+    pub(super) fn status_ltimes(&self) -> BTreeMap<String, u64> {
+        self.members
+            .iter()
+            .map(|(n, s)| (n.clone(), s.status_ltime))
+            .collect()
+    }
+
+    /// Names of left members, for push/pull.
+    pub(super) fn left_names(&self) -> Vec<String> {
+        self.members
+            .values()
+            .filter(|s| s.member.status == MemberStatus::Left)
+            .map(|s| s.member.name.clone())
+            .collect()
+    }
+
+    /// Keeps `intent` unless a newer one is held; true if kept (Go's
+    /// `upsertIntent`, whose result decides re-broadcast).
+    fn upsert_intent(&mut self, node: &str, kind: IntentKind, ltime: u64, now: Instant) -> bool {
+        match self.intents.get(node) {
+            Some(i) if ltime <= i.ltime => false,
+            _ => {
+                self.intents.insert(
+                    node.to_owned(),
+                    Intent {
+                        kind,
+                        at: now,
+                        ltime,
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    fn recent_intent(&self, node: &str, kind: IntentKind) -> Option<u64> {
+        self.intents
+            .get(node)
+            .filter(|i| i.kind == kind)
+            .map(|i| i.ltime)
+    }
+}
+
+fn vsn_of(m: &memberlist::Member) -> [u8; 6] {
+    m.vsn
+}
+
+impl Serf {
+    /// memberlist says a node is alive: new, or back (Go's `handleNodeJoin`).
+    pub(super) fn handle_node_join(&mut self, _now: Instant, n: &memberlist::Member) {
+        let tags = decode_tags(&n.meta).unwrap_or_default();
+        let table = &mut self.members;
+        let state = match table.members.get_mut(&n.name) {
+            Some(s) => {
+                s.member.status = MemberStatus::Alive;
+                s.leave_time = None;
+                s.member.addr = n.addr;
+                s.member.tags = tags;
+                s.member.vsn = vsn_of(n);
+                s.clone()
+            }
+            None => {
+                let mut s = MemberState {
+                    member: Member {
+                        name: n.name.clone(),
+                        addr: n.addr,
+                        tags,
+                        status: MemberStatus::Alive,
+                        vsn: vsn_of(n),
+                    },
+                    status_ltime: 0,
+                    leave_time: None,
+                };
+                // An intent that arrived before the node did applies now.
+                if let Some(t) = table.recent_intent(&n.name, IntentKind::Join) {
+                    s.status_ltime = t;
+                }
+                if let Some(t) = table.recent_intent(&n.name, IntentKind::Leave) {
+                    s.member.status = MemberStatus::Leaving;
+                    s.status_ltime = t;
+                }
+                table.members.insert(n.name.clone(), s.clone());
+                s
+            }
+        };
+        self.emit(Event::Member(MemberEvent::Join(state.member)));
+    }
+
+    /// memberlist says a node is dead or left (Go's `handleNodeLeave`): a
+    /// leaving member has left, an alive one has failed.
+    pub(super) fn handle_node_leave(&mut self, now: Instant, n: &memberlist::Member) {
+        let Some(s) = self.members.members.get_mut(&n.name) else {
+            return;
+        };
+        let ev = match s.member.status {
+            MemberStatus::Leaving => {
+                s.member.status = MemberStatus::Left;
+                s.leave_time = Some(now);
+                MemberEvent::Leave(s.member.clone())
+            }
+            MemberStatus::Alive => {
+                s.member.status = MemberStatus::Failed;
+                s.leave_time = Some(now);
+                MemberEvent::Failed(s.member.clone())
+            }
+            _ => return,
+        };
+        self.emit(Event::Member(ev));
+    }
+
+    /// memberlist says a node's meta changed (Go's `handleNodeUpdate`).
+    pub(super) fn handle_node_update(&mut self, n: &memberlist::Member) {
+        let Some(s) = self.members.members.get_mut(&n.name) else {
+            return;
+        };
+        s.member.addr = n.addr;
+        s.member.tags = decode_tags(&n.meta).unwrap_or_default();
+        s.member.vsn = vsn_of(n);
+        let m = s.member.clone();
+        self.emit(Event::Member(MemberEvent::Update(m)));
+    }
+
+    /// Go's `handleNodeLeaveIntent`; true to re-broadcast.
+    pub(super) fn handle_leave_intent(&mut self, now: Instant, msg: &LeaveIntent) -> bool {
+        self.clock.witness(msg.ltime);
+        let me = self.ml.name() == msg.node;
+        let Some(s) = self.members.members.get_mut(&msg.node) else {
+            return self
+                .members
+                .upsert_intent(&msg.node, IntentKind::Leave, msg.ltime, now);
+        };
+        if msg.ltime <= s.status_ltime {
+            return false;
+        }
+        if me && self.state == super::SerfState::Alive {
+            // Somebody thinks we are leaving: refute with a newer join.
+            let t = self.clock.time();
+            self.broadcast_join(now, t);
+            return false;
+        }
+        s.status_ltime = msg.ltime;
+        match s.member.status {
+            MemberStatus::Alive => {
+                s.member.status = MemberStatus::Leaving;
+                if msg.prune {
+                    self.prune(now, &msg.node);
+                }
+                true
+            }
+            MemberStatus::Failed => {
+                s.member.status = MemberStatus::Left;
+                let m = s.member.clone();
+                self.emit(Event::Member(MemberEvent::Leave(m)));
+                if msg.prune {
+                    self.prune(now, &msg.node);
+                }
+                true
+            }
+            MemberStatus::Leaving | MemberStatus::Left => {
+                if msg.prune {
+                    self.prune(now, &msg.node);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Go's `handleNodeJoinIntent`; true to re-broadcast.
+    pub(super) fn handle_join_intent(&mut self, now: Instant, msg: &JoinIntent) -> bool {
+        self.clock.witness(msg.ltime);
+        let Some(s) = self.members.members.get_mut(&msg.node) else {
+            return self
+                .members
+                .upsert_intent(&msg.node, IntentKind::Join, msg.ltime, now);
+        };
+        if msg.ltime <= s.status_ltime {
+            return false;
+        }
+        s.status_ltime = msg.ltime;
+        if s.member.status == MemberStatus::Leaving {
+            s.member.status = MemberStatus::Alive;
+        }
+        true
+    }
+
+    /// Go's `broadcastJoin`: a join intent at `ltime`, applied locally and
+    /// gossiped.
+    pub(super) fn broadcast_join(&mut self, now: Instant, ltime: u64) {
+        let msg = JoinIntent {
+            ltime,
+            node: self.ml.name().to_owned(),
+        };
+        self.clock.witness(ltime);
+        self.handle_join_intent(now, &msg);
+        self.broadcast(SerfMessage::Join(msg));
+    }
+
+    /// Go's `handlePrune`: a leaving member is erased once its leave had time
+    /// to spread, any other at once.
+    fn prune(&mut self, now: Instant, name: &str) {
+        let leaving = self
+            .members
+            .members
+            .get(name)
+            .is_some_and(|s| s.member.status == MemberStatus::Leaving);
+        if leaving {
+            let at = now + self.config.broadcast_timeout + self.config.leave_propagate_delay;
+            self.members.prunes.push((at, name.to_owned()));
+        } else {
+            self.erase(name);
+        }
+    }
+
+    pub(super) fn run_prunes(&mut self, now: Instant) {
+        if self.members.prunes.is_empty() {
+            return;
+        }
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.members.prunes)
+            .into_iter()
+            .partition(|(t, _)| *t <= now);
+        self.members.prunes = keep;
+        for (_, name) in due {
+            self.erase(&name);
+        }
+    }
+
+    fn erase(&mut self, name: &str) {
+        if let Some(s) = self.members.members.remove(name) {
+            self.emit(Event::Member(MemberEvent::Reap(s.member)));
+        }
+    }
+
+    /// Go's `handleReap`: forgets members failed longer than the reconnect
+    /// timeout or left longer than the tombstone timeout, and stale intents.
+    pub(super) fn reap(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .members
+            .members
+            .values()
+            .filter(|s| {
+                let timeout = match s.member.status {
+                    MemberStatus::Failed => self.config.reconnect_timeout,
+                    MemberStatus::Left => self.config.tombstone_timeout,
+                    _ => return false,
+                };
+                s.leave_time.is_some_and(|t| now - t > timeout)
+            })
+            .map(|s| s.member.name.clone())
+            .collect();
+        for name in due {
+            self.erase(&name);
+        }
+        let timeout = self.config.recent_intent_timeout;
+        self.members.intents.retain(|_, i| now - i.at <= timeout);
+    }
+
+    /// Go's `reconnect`: with probability failed / alive, a push/pull join to
+    /// one random failed member. This is what heals a partition after both
+    /// sides declared each other failed.
+    pub(super) fn reconnect(&mut self, now: Instant) {
+        let failed: Vec<SocketAddr> = self
+            .members
+            .members
+            .values()
+            .filter(|s| s.member.status == MemberStatus::Failed)
+            .map(|s| s.member.addr)
+            .collect();
+        if failed.is_empty() {
+            return;
+        }
+        let left = self
+            .members
+            .members
+            .values()
+            .filter(|s| s.member.status == MemberStatus::Left)
+            .count();
+        let alive = self
+            .members
+            .len()
+            .saturating_sub(failed.len() + left)
+            .max(1);
+        let prob = failed.len() as f32 / alive as f32;
+        if self.rng.gen::<f32>() > prob {
+            return;
+        }
+        if let Some(&addr) = failed.choose(&mut self.rng) {
+            self.refresh_state();
+            self.ml.join(now, &[addr]);
+        }
+    }
+
+    pub(super) fn emit(&mut self, e: Event) {
+        self.outputs.push_back(super::Output::Event(e));
+    }
+}

@@ -1,0 +1,647 @@
+//! The Sans-I/O Serf layer: membership with intents, user events and queries on
+//! top of the [`Memberlist`] core, speaking Go serf 0.9.4's messages.
+//!
+//! A [`Serf`] owns a [`Memberlist`] and has the same shape: the driver feeds it
+//! packets ([`Serf::handle_packet`]), streams ([`Serf::handle_stream`]), the
+//! answers to the streams it asked for, and the time ([`Serf::tick`] at
+//! [`Serf::poll_timeout`]); it issues commands ([`Serf::join`],
+//! [`Serf::leave`], [`Serf::user_event`], [`Serf::query`], [`Serf::respond`],
+//! [`Serf::set_tags`]) and drains [`Output`]s: the memberlist's packets and
+//! stream requests, passed through, and Serf [`Event`]s.
+//!
+//! What it adds to memberlist, each as Go does it:
+//!
+//! * three Lamport clocks (member, event, query);
+//! * join/leave intents with status times, buffered for unknown nodes, and the
+//!   Serf member status (alive, leaving, left, failed) derived from them and
+//!   from memberlist's events; reaping and reconnecting;
+//! * user events, deduplicated in a ring indexed by `LTime mod EventBuffer`
+//!   whose slot is replaced when a newer time arrives;
+//! * queries: filters, acks, responses and relays sent straight to the asker,
+//!   deadlines, the query ring;
+//! * push/pull state carrying clocks, status times and the whole event ring,
+//!   so anti-entropy repairs events gossip lost;
+//! * tags in node meta.
+
+mod clock;
+mod config;
+mod error;
+mod events;
+mod members;
+mod pushpull;
+mod queries;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use serfer_wire::serf::{encode_tags, SerfMessage};
+
+pub use clock::LamportClock;
+pub use config::{SerfConfig, USER_EVENT_SIZE_HARD_LIMIT};
+pub use error::SerfError;
+pub use members::{Member, MemberEvent};
+pub use queries::{QueryId, QueryIn, QueryParams};
+pub use serfer_wire::serf::MemberStatus;
+
+use crate::memberlist::{
+    Memberlist, NodeEvent, Output as MlOutput, PacketError, StreamError, StreamOutcome,
+    META_MAX_SIZE,
+};
+use crate::Instant;
+use events::EventRing;
+use members::MemberTable;
+use queries::QueryState;
+
+/// A user event delivered to the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserEvent {
+    /// Event-clock time.
+    pub ltime: u64,
+    /// Name.
+    pub name: String,
+    /// Payload (empty when nil on the wire).
+    pub payload: Vec<u8>,
+    /// The sender allowed coalescing.
+    pub coalesce: bool,
+}
+
+/// What Serf reports to the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A change of membership.
+    Member(MemberEvent),
+    /// A new user event.
+    User(UserEvent),
+    /// A query to answer with [`Serf::respond`] before its deadline.
+    Query(QueryIn),
+    /// A node acknowledged one of this node's queries.
+    QueryAck {
+        /// The query.
+        query: QueryId,
+        /// The acknowledging node.
+        from: String,
+    },
+    /// A node answered one of this node's queries.
+    QueryResponse {
+        /// The query.
+        query: QueryId,
+        /// The answering node.
+        from: String,
+        /// Its answer.
+        payload: Vec<u8>,
+    },
+    /// One of this node's queries reached its deadline; later answers are
+    /// ignored.
+    QueryDone {
+        /// The query.
+        query: QueryId,
+    },
+}
+
+/// Something the driver must do or may want to know, drained with
+/// [`Serf::poll_output`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send one UDP datagram.
+    Packet {
+        /// Destination.
+        to: SocketAddr,
+        /// The datagram.
+        bytes: Vec<u8>,
+    },
+    /// Run a push/pull exchange; pass the answer to
+    /// [`Serf::handle_push_pull_reply`].
+    PushPull {
+        /// Destination.
+        to: SocketAddr,
+        /// The stream payload.
+        bytes: Vec<u8>,
+        /// Part of a join.
+        join: bool,
+    },
+    /// The TCP fallback probe; pass the answer to
+    /// [`Serf::handle_stream_ping_reply`].
+    StreamPing {
+        /// Destination.
+        to: SocketAddr,
+        /// The stream payload.
+        bytes: Vec<u8>,
+        /// When the probe gives up.
+        deadline: Instant,
+    },
+    /// A Serf event.
+    Event(Event),
+    /// The leave started by [`Serf::leave`] is complete; the driver may stop.
+    LeaveComplete,
+}
+
+/// Counters, for tests and operators.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SerfStats {
+    /// Serf messages that could not be decoded (or were empty).
+    pub messages_dropped: u64,
+    /// User events delivered to the application.
+    pub events_delivered: u64,
+    /// Of those, events first learned from a push/pull (anti-entropy repairs).
+    pub events_from_push_pull: u64,
+    /// User events dropped as duplicates.
+    pub events_duplicate: u64,
+    /// User events dropped as older than the ring (`received old event`).
+    pub events_old: u64,
+    /// Queries dropped as duplicates.
+    pub queries_duplicate: u64,
+    /// Queries dropped as older than the ring.
+    pub queries_old: u64,
+    /// Answers ignored: unknown query, wrong id, duplicate, too late.
+    pub responses_ignored: u64,
+    /// Messages forwarded for others (relays).
+    pub relays_forwarded: u64,
+    /// Push/pull states merged.
+    pub push_pulls_merged: u64,
+}
+
+/// The node's own lifecycle (Go's `SerfState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SerfState {
+    /// Running.
+    Alive,
+    /// [`Serf::leave`] was called; the leave is being gossiped.
+    Leaving,
+    /// The leave is complete.
+    Left,
+}
+
+/// Where a leave stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LeavePhase {
+    /// Waiting for the leave intent (memberlist id) to be gossiped, at most
+    /// until the deadline.
+    Intent { id: Option<u64>, deadline: Instant },
+    /// The memberlist leave is being gossiped.
+    Memberlist,
+    /// Memberlist is done; report after the propagate delay.
+    Propagate { at: Instant },
+    /// Reported.
+    Done,
+}
+
+/// A Serf node, without I/O. See the [module docs](self).
+#[derive(Debug)]
+pub struct Serf {
+    config: SerfConfig,
+    ml: Memberlist,
+    rng: SmallRng,
+    state: SerfState,
+    leave: Option<LeavePhase>,
+    clock: LamportClock,
+    event_clock: LamportClock,
+    query_clock: LamportClock,
+    members: MemberTable,
+    events: EventRing,
+    queries: QueryState,
+    /// Events below this event time are ignored (set by a join without
+    /// replay).
+    events_min_time: u64,
+    /// Ignore events older than the join's remote clock until then.
+    join_ignore_until: Option<Instant>,
+    /// A join intent goes out once the first join push/pull succeeds.
+    join_intent_pending: bool,
+    next_reap: Instant,
+    next_reconnect: Instant,
+    next_queue_check: Instant,
+    outputs: VecDeque<Output>,
+    stats: SerfStats,
+}
+
+impl Serf {
+    /// A node that knows only itself. Its tags go into the memberlist meta;
+    /// like Go, it reports its own `member-join`.
+    pub fn new(mut config: SerfConfig, now: Instant) -> Result<Self, SerfError> {
+        if config.event_buffer == 0 || config.query_buffer == 0 {
+            return Err(SerfError::BadConfig(
+                "event and query buffers must not be empty",
+            ));
+        }
+        if config.user_event_size_limit > USER_EVENT_SIZE_HARD_LIMIT {
+            return Err(SerfError::BadConfig(
+                "user event size limit is above the hard limit of 9216 bytes",
+            ));
+        }
+        config.memberlist.meta = encode_meta(&config.tags)?;
+        let ml = Memberlist::new(config.memberlist.clone(), now)?;
+        let rng = SmallRng::seed_from_u64(config.memberlist.seed ^ 0x7365_7266);
+        let mut serf = Serf {
+            rng,
+            state: SerfState::Alive,
+            leave: None,
+            clock: LamportClock::default(),
+            event_clock: LamportClock::default(),
+            query_clock: LamportClock::default(),
+            members: MemberTable::default(),
+            events: EventRing::new(config.event_buffer),
+            queries: QueryState::new(config.query_buffer),
+            events_min_time: 0,
+            join_ignore_until: None,
+            join_intent_pending: false,
+            next_reap: now + config.reap_interval,
+            next_reconnect: now + config.reconnect_interval,
+            next_queue_check: now + config.queue_check_interval,
+            outputs: VecDeque::new(),
+            stats: SerfStats::default(),
+            ml,
+            config,
+        };
+        let me = serf.ml.local_member().clone();
+        serf.handle_node_join(now, &me);
+        Ok(serf)
+    }
+
+    /// This node's name.
+    pub fn name(&self) -> &str {
+        self.ml.name()
+    }
+
+    /// The memberlist underneath.
+    pub fn memberlist(&self) -> &Memberlist {
+        &self.ml
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &SerfConfig {
+        &self.config
+    }
+
+    /// The node's lifecycle state.
+    pub fn state(&self) -> SerfState {
+        self.state
+    }
+
+    /// Every member Serf knows (failed and left ones until reaped).
+    pub fn members(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter()
+    }
+
+    /// A member by name.
+    pub fn member(&self, name: &str) -> Option<&Member> {
+        self.members.get(name)
+    }
+
+    /// This node's tags.
+    pub fn tags(&self) -> &BTreeMap<String, String> {
+        &self.config.tags
+    }
+
+    /// The member clock.
+    pub fn clock(&self) -> u64 {
+        self.clock.time()
+    }
+
+    /// The event clock.
+    pub fn event_clock(&self) -> u64 {
+        self.event_clock.time()
+    }
+
+    /// The query clock.
+    pub fn query_clock(&self) -> u64 {
+        self.query_clock.time()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &SerfStats {
+        &self.stats
+    }
+
+    /// Events held in the event ring (at most one slot per ring entry, each
+    /// holding the distinct events seen at that time).
+    pub fn event_ring_len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// The push/pull state this node would send now, encoded (for size checks).
+    pub fn encoded_local_state(&self) -> Vec<u8> {
+        self.local_state()
+    }
+
+    /// Queries this node is waiting answers for, and received queries whose
+    /// deadline has not passed.
+    pub fn open_queries(&self) -> (usize, usize) {
+        self.queries.open_counts()
+    }
+
+    /// The next output, if any. Call until `None` after every input.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// A received datagram.
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<(), PacketError> {
+        let r = self.ml.handle_packet(now, from, bytes);
+        self.pump(now);
+        r
+    }
+
+    /// A received stream (push/pull, TCP ping, user message); the outcome is
+    /// as for [`Memberlist::handle_stream`].
+    pub fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome {
+        self.refresh_state();
+        let r = self.ml.handle_stream(now, from, bytes);
+        self.pump(now);
+        r
+    }
+
+    /// The answer to a [`Output::PushPull`].
+    pub fn handle_push_pull_reply(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<StreamOutcome, StreamError> {
+        let r = self.ml.handle_push_pull_reply(now, from, bytes);
+        self.pump(now);
+        if matches!(r, Ok(StreamOutcome::Done)) && self.join_intent_pending {
+            // Go broadcasts the join intent once memberlist's join reached
+            // at least one node.
+            self.join_intent_pending = false;
+            let t = self.clock.time();
+            self.broadcast_join(now, t);
+            self.pump(now);
+        }
+        r
+    }
+
+    /// The answer to a [`Output::StreamPing`].
+    pub fn handle_stream_ping_reply(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<StreamOutcome, StreamError> {
+        let r = self.ml.handle_stream_ping_reply(now, from, bytes);
+        self.pump(now);
+        r
+    }
+
+    /// The earliest time [`Serf::tick`] has work to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut next = self
+            .next_reap
+            .min(self.next_reconnect)
+            .min(self.next_queue_check);
+        if let Some(t) = self.ml.poll_timeout() {
+            next = next.min(t);
+        }
+        if let Some(t) = self.queries.next_deadline() {
+            next = next.min(t);
+        }
+        if let Some(t) = self.members.next_prune() {
+            next = next.min(t);
+        }
+        match self.leave {
+            Some(LeavePhase::Intent { deadline, .. }) => next = next.min(deadline),
+            Some(LeavePhase::Propagate { at }) => next = next.min(at),
+            _ => {}
+        }
+        Some(next)
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn tick(&mut self, now: Instant) {
+        if self.ml.next_push_pull().is_some_and(|t| t <= now) {
+            self.refresh_state();
+        }
+        self.ml.tick(now);
+        self.pump(now);
+        self.expire_queries(now);
+        self.run_prunes(now);
+        if now >= self.next_reap {
+            self.next_reap = now + self.config.reap_interval;
+            self.reap(now);
+        }
+        if now >= self.next_reconnect {
+            self.next_reconnect = now + self.config.reconnect_interval;
+            self.reconnect(now);
+            self.pump(now);
+        }
+        if now >= self.next_queue_check {
+            self.next_queue_check = now + self.config.queue_check_interval;
+            // Go's checkQueueDepth: under a flood, the oldest (most sent)
+            // messages are dropped rather than letting the queue grow.
+            self.ml.prune_user_broadcasts(self.config.max_queue_depth);
+        }
+        self.pump(now);
+    }
+
+    /// Joins a cluster through `addrs`. With `ignore_old`, user events the
+    /// cluster sent before this join are not replayed. A join intent follows
+    /// once a push/pull succeeds.
+    pub fn join(
+        &mut self,
+        now: Instant,
+        addrs: &[SocketAddr],
+        ignore_old: bool,
+    ) -> Result<(), SerfError> {
+        if self.state != SerfState::Alive {
+            return Err(SerfError::NotAlive("Join"));
+        }
+        self.join_ignore_until = ignore_old.then(|| now + self.config.memberlist.tcp_timeout);
+        self.join_intent_pending = true;
+        self.refresh_state();
+        self.ml.join(now, addrs);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Leaves gracefully: broadcasts a leave intent, waits until it has been
+    /// gossiped (at most `broadcast_timeout`), then leaves memberlist.
+    /// [`Output::LeaveComplete`] follows `leave_propagate_delay` after
+    /// memberlist's leave is gossiped.
+    pub fn leave(&mut self, now: Instant) -> Result<(), SerfError> {
+        match self.state {
+            SerfState::Left => return Ok(()),
+            SerfState::Leaving => return Err(SerfError::LeaveInProgress),
+            SerfState::Alive => {}
+        }
+        self.state = SerfState::Leaving;
+        let msg = serfer_wire::serf::LeaveIntent {
+            ltime: self.clock.time(),
+            node: self.name().to_owned(),
+            prune: false,
+        };
+        self.clock.increment();
+        self.handle_leave_intent(now, &msg);
+        let id = if self.members.has_alive_others(self.ml.name()) {
+            let raw = SerfMessage::Leave(msg).encode()?;
+            Some(self.ml.queue_broadcast_notify(raw)?)
+        } else {
+            None
+        };
+        self.leave = Some(LeavePhase::Intent {
+            id,
+            deadline: now + self.config.broadcast_timeout,
+        });
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Changes this node's tags: gossips an `alive` with the new meta, which
+    /// every node reports as a member update.
+    pub fn set_tags(
+        &mut self,
+        now: Instant,
+        tags: BTreeMap<String, String>,
+    ) -> Result<(), SerfError> {
+        let meta = encode_meta(&tags)?;
+        self.ml.update_meta(now, meta)?;
+        self.config.tags = tags;
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Processes every memberlist output: network requests go out, events and
+    /// user messages are handled here (which may produce more).
+    fn pump(&mut self, now: Instant) {
+        loop {
+            while let Some(out) = self.ml.poll_output() {
+                self.handle_ml_output(now, out);
+            }
+            if !self.advance_leave(now) {
+                break;
+            }
+        }
+    }
+
+    fn handle_ml_output(&mut self, now: Instant, out: MlOutput) {
+        match out {
+            MlOutput::Packet { to, bytes } => self.outputs.push_back(Output::Packet { to, bytes }),
+            MlOutput::PushPull { to, bytes, join } => {
+                self.outputs.push_back(Output::PushPull { to, bytes, join })
+            }
+            MlOutput::StreamPing {
+                to,
+                bytes,
+                deadline,
+            } => self.outputs.push_back(Output::StreamPing {
+                to,
+                bytes,
+                deadline,
+            }),
+            MlOutput::Event(e) => match e {
+                NodeEvent::Join(m) => self.handle_node_join(now, &m),
+                NodeEvent::Leave(m) => self.handle_node_leave(now, &m),
+                NodeEvent::Update(m) => self.handle_node_update(&m),
+                // Serf keeps failed and left members until its own reap.
+                NodeEvent::Reap(_) => {}
+                // Name-conflict resolution (the `_serf_conflict` query from
+                // the contested node) is not implemented.
+                NodeEvent::Conflict { .. } => {}
+            },
+            MlOutput::UserData { from: _, bytes } => self.handle_message(now, &bytes),
+            MlOutput::RemoteState { join, bytes, .. } => self.merge_remote_state(now, &bytes, join),
+            // Coordinates are not computed.
+            MlOutput::PingComplete { .. } => {}
+            MlOutput::LeaveComplete => {
+                if self.leave == Some(LeavePhase::Memberlist) {
+                    self.leave = Some(LeavePhase::Propagate {
+                        at: now + self.config.leave_propagate_delay,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Moves a leave along its phases; true if it started memberlist's leave
+    /// (whose outputs then need processing).
+    fn advance_leave(&mut self, now: Instant) -> bool {
+        let mut started = false;
+        if let Some(LeavePhase::Intent { id, deadline }) = self.leave {
+            let sent = match id {
+                None => true,
+                Some(id) => self.ml.take_finished_user_broadcasts().contains(&id),
+            };
+            if sent || now >= deadline {
+                self.leave = Some(LeavePhase::Memberlist);
+                self.ml.leave(now);
+                started = true;
+            }
+        } else if self.leave.is_none() {
+            // Nothing else reads the finished ids; keep the list short.
+            let _ = self.ml.take_finished_user_broadcasts();
+        }
+        if let Some(LeavePhase::Propagate { at }) = self.leave {
+            if now >= at {
+                self.leave = Some(LeavePhase::Done);
+                self.state = SerfState::Left;
+                self.outputs.push_back(Output::LeaveComplete);
+            }
+        }
+        started
+    }
+
+    /// One Serf message from a packet or stream (Go's `NotifyMsg`).
+    fn handle_message(&mut self, now: Instant, raw: &[u8]) {
+        let msg = match SerfMessage::decode(raw) {
+            Ok(m) => m,
+            Err(_) => {
+                self.stats.messages_dropped += 1;
+                return;
+            }
+        };
+        let rebroadcast = match msg {
+            SerfMessage::Leave(m) => self.handle_leave_intent(now, &m),
+            SerfMessage::Join(m) => self.handle_join_intent(now, &m),
+            SerfMessage::UserEvent(m) => self.handle_user_event(&m, false),
+            SerfMessage::Query(q) => self.handle_query(now, q),
+            SerfMessage::QueryResponse(r) => {
+                self.handle_query_response(now, r);
+                false
+            }
+            SerfMessage::Relay(r) => {
+                self.forward_relay(r);
+                false
+            }
+            // The rest only travel inside other messages.
+            _ => {
+                self.stats.messages_dropped += 1;
+                false
+            }
+        };
+        if rebroadcast {
+            // Re-gossip the message as received. Only an oversized message is
+            // refused, and it could not have arrived in one packet.
+            let _ = self.ml.queue_broadcast(raw.to_vec());
+        }
+    }
+
+    /// Queues a Serf message for gossip.
+    fn broadcast(&mut self, msg: SerfMessage) {
+        // Encoding an in-memory message cannot fail for sizes Serf produces;
+        // a refusal would only mean the message is not gossiped.
+        if let Ok(raw) = msg.encode() {
+            let _ = self.ml.queue_broadcast(raw);
+        }
+    }
+
+    /// Puts a fresh encoding of the Serf state where memberlist's push/pull
+    /// will find it. Done lazily, just before a push/pull may happen, because
+    /// the state carries the whole event ring.
+    fn refresh_state(&mut self) {
+        let state = self.local_state();
+        self.ml.set_push_pull_state(state);
+    }
+}
+
+/// Tags as node meta, within memberlist's limit.
+fn encode_meta(tags: &BTreeMap<String, String>) -> Result<Vec<u8>, SerfError> {
+    let meta = encode_tags(tags)?;
+    if meta.len() > META_MAX_SIZE {
+        return Err(SerfError::TagsTooLarge);
+    }
+    Ok(meta)
+}
