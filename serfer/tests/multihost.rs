@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serfer::testing::bounds::{COMMAND, DELIVERY, FAILURE, LOCAL_PUSH_PULL, START};
+use serfer::testing::bounds::{COMMAND, DELIVERY, FAILURE, LOCAL_PUSH_PULL, REJOIN, START};
 use serfer::testing::process::{example, run_sync, try_run_sync, wait_all as wait, Proc};
 
 const PORT: u16 = 7946;
@@ -398,12 +398,9 @@ fn a_node_down_during_a_key_rotation_stays_out_until_given_the_new_key() {
     probes[2].kill();
     probes[2] = start_probe(&net, 2, &args(2, &new));
     let mut all: Vec<&mut Proc> = probes.iter_mut().collect();
-    wait(
-        &mut all,
-        Duration::from_secs(60),
-        "n2 back with the new key",
-        |ps| ps[..2].iter().all(|p| p.count("MEMBER Join n2") >= 2) && ps[2].has("EVENT rotated 0"),
-    );
+    wait(&mut all, REJOIN, "n2 back with the new key", |ps| {
+        ps[..2].iter().all(|p| p.count("MEMBER Join n2") >= 2) && ps[2].has("EVENT rotated 0")
+    });
     assert_eq!(probes[2].count("EVENT rotated 0"), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -82,6 +82,18 @@ pub const FAILURE: Duration = Duration::from_secs(40);
 /// top: 20 s.
 pub const JOIN: Duration = Duration::from_secs(20);
 
+/// Serf's reconnect interval: every 30 s each node tries to rejoin one failed
+/// member with probability failed / alive.
+pub const RECONNECT_INTERVAL: Duration = Duration::from_secs(30);
+
+/// A restarted node being let back in when its own rejoin (through the members
+/// its snapshot remembers) did not take: with one failed member, each of the
+/// `a` alive nodes tries it with probability 1/a per [`RECONNECT_INTERVAL`], so
+/// all of them skip an interval with probability (1 - 1/a)^a, at most e^-1.
+/// After 8 intervals the chance that nobody tried is below e^-8, 3 in 10,000;
+/// the join itself is bounded by [`JOIN`].
+pub const REJOIN: Duration = Duration::from_secs(20 + 8 * 30);
+
 /// A process starting and saying so: an example's first log lines, a `serf agent`
 /// opening its RPC port (which it does after its `-join`s), a probe's `READY`. No
 /// gossip round is involved; a join is one TCP exchange, bounded by the TCP timeout
