@@ -174,6 +174,12 @@ impl<'a> Fields<'a> {
         self.get(key).is_some()
     }
 
+    /// Whether the key is in the map at all, nil or not: Go's decoder sets a
+    /// field only for the keys present, nil ones to their zero value.
+    pub fn present(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k.as_str() == Some(key))
+    }
+
     /// A string field: must be msgpack str.
     pub fn str(&self, key: &str) -> Result<String, FieldError> {
         match self.get(key) {
@@ -351,5 +357,9 @@ mod tests {
         assert!(f.str("Name").is_err());
         assert_eq!(f.bytes("Payload").unwrap().unwrap(), b"text");
         assert_eq!(f.str("Missing").unwrap(), "");
+        assert!(f.present("Name") && !f.present("Missing"));
+        let nil = Value::Map(vec![(Value::from("Seq"), Value::Nil)]);
+        let f = Fields::of(&nil).unwrap();
+        assert!(f.present("Seq") && !f.has("Seq"));
     }
 }

@@ -7,7 +7,8 @@
 
 use serfer::{MemberEvent, Node, Query, UserEvent};
 
-/// base64 of "SuperSecureToken", the seed's key.
+/// base64 of "SuperSecureToken", the seed's key: the default, replaced entirely
+/// (not joined) by `--encrypt OTHER` or `--keyring-file PATH`.
 const KEY: &str = "U3VwZXJTZWN1cmVUb2tlbg==";
 
 #[serfer::member_event(join)]

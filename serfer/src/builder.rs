@@ -12,12 +12,14 @@ use crate::config::{default_name, Config, Profile, Wire, DEFAULT_PORT};
 use crate::engine::EngineOptions;
 use crate::engine::{self, Serf, MAX_EVENT_SIZE};
 use crate::error::Error;
+use crate::event_script::EventScript;
 use crate::extract::{ForMember, ForQuery, ForUserEvent};
 use crate::handler::{Handler, MemberEventOutput, QueryOutput, UserEventOutput};
 use crate::join::{join, parse_socket_addr};
 use crate::keys;
 use crate::member::MemberEventKind;
 use crate::node::{Lifecycle, Node, NodeInner};
+use crate::persist::{keyring_file, tags_file};
 use crate::registry::{Registry, Router};
 use crate::state::StateMap;
 
@@ -59,6 +61,11 @@ pub struct NodeBuilder {
     states: StateMap,
     problems: Vec<Error>,
     engine_tweak: Option<engine::Tweak>,
+    keyring_file: Option<PathBuf>,
+    tags_file: Option<PathBuf>,
+    event_scripts: Vec<EventScript>,
+    query_size_limit: Option<usize>,
+    query_response_size_limit: Option<usize>,
 }
 
 impl Default for NodeBuilder {
@@ -80,6 +87,11 @@ impl NodeBuilder {
             states: StateMap::default(),
             problems: Vec::new(),
             engine_tweak: None,
+            keyring_file: None,
+            tags_file: None,
+            event_scripts: Vec::new(),
+            query_size_limit: None,
+            query_response_size_limit: None,
         }
     }
 
@@ -115,6 +127,90 @@ impl NodeBuilder {
     /// node refuses unencrypted peers.
     pub fn key(mut self, base64: impl Into<String>) -> Self {
         self.key_texts.push(base64.into());
+        self
+    }
+
+    /// Forgets the keys given so far (for settings that replace a program's
+    /// built-in key rather than add to it).
+    pub(crate) fn clear_keys(mut self) -> Self {
+        self.key_texts.clear();
+        self
+    }
+
+    /// A keyring file, as `serf agent -keyring-file`: a JSON list of base64 keys,
+    /// the primary first. The node starts with those keys (the file must exist and
+    /// hold at least one; no [`key`](Self::key) may be given beside it), and the
+    /// file is rewritten whenever this node's keyring changes — a key installed,
+    /// made primary or removed, by [`Node::install_key`] and friends, `serf keys`,
+    /// or another node's rotation — so rotated keys survive a restart.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), serfer::Error> {
+    /// // keyring.json: ["QUJDREVGR0hJSktMTU5PUA=="]
+    /// let node = serfer::Node::builder().keyring_file("keyring.json").start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn keyring_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.keyring_file = Some(path.into());
+        self
+    }
+
+    /// A tags file, as `serf agent -tags-file`: a JSON object of tags. The node
+    /// starts with the tags in it (none when it does not exist yet; no
+    /// [`tag`](Self::tag) may be given beside it), and [`Node::set_tags`] (so
+    /// `serf tags -set/-delete`) rewrites it before the new tags gossip.
+    pub fn tags_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tags_file = Some(path.into());
+        self
+    }
+
+    /// An event handler script, as `serf agent -event-handler`:
+    /// `[FILTER[,FILTER…]=]SCRIPT`, FILTER one of `member-join`, `member-leave`,
+    /// `member-failed`, `member-update`, `member-reap`, `user`, `user:NAME`,
+    /// `query`, `query:NAME` or `*` (the default). Scripts run one at a time, in
+    /// the order given, as `/bin/sh -c SCRIPT` with Serf's `SERF_*` environment and
+    /// the payload (or member lines) on stdin; a query script's output (stdout and
+    /// stderr, the last 8 KiB) is the node's response. Failures are logged.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), serfer::Error> {
+    /// let node = serfer::Node::builder()
+    ///     .event_handler("user:deploy=/usr/local/bin/deploy.sh")
+    ///     .event_handler("query:uptime=uptime")
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn event_handler(mut self, spec: &str) -> Self {
+        match crate::event_script::parse(spec) {
+            Ok(scripts) => self.event_scripts.extend(scripts),
+            Err(reason) => self.problems.push(Error::Config(reason)),
+        }
+        self
+    }
+
+    /// The event handler scripts given so far, as `FILTER -> SCRIPT`.
+    pub(crate) fn event_handlers(&self) -> Vec<String> {
+        crate::event_script::describe(&self.event_scripts)
+    }
+
+    /// Records a settings problem, reported by [`start`](Self::start).
+    pub(crate) fn problem(mut self, e: Error) -> Self {
+        self.problems.push(e);
+        self
+    }
+
+    /// The largest query this node sends, encoded (default 1024 bytes, as Serf's
+    /// `QuerySizeLimit`).
+    pub fn query_size_limit(mut self, bytes: usize) -> Self {
+        self.query_size_limit = Some(bytes);
+        self
+    }
+
+    /// The largest query response this node sends, encoded (default 1024 bytes,
+    /// as Serf's `QueryResponseSizeLimit`); a larger one is refused and logged.
+    pub fn query_response_size_limit(mut self, bytes: usize) -> Self {
+        self.query_response_size_limit = Some(bytes);
         self
     }
 
@@ -320,6 +416,34 @@ impl NodeBuilder {
             self.cfg.advertise = Some(parse_socket_addr(text, self.cfg.bind.port())?);
         }
         self.cfg.keys = keys::parse_all(&self.key_texts)?;
+        if let Some(path) = &self.keyring_file {
+            if !self.cfg.keys.is_empty() {
+                return Err(Error::Config(
+                    "an encryption key and a keyring file were both given: use one (the \
+                     keyring file's first key is the primary)"
+                        .into(),
+                ));
+            }
+            self.cfg.keys = keyring_file::load(path).map_err(|e| Error::Config(e.to_string()))?;
+            tracing::info!(
+                "restored keyring with {} keys from {}",
+                self.cfg.keys.len(),
+                path.display()
+            );
+        }
+        if let Some(path) = &self.tags_file {
+            if !self.cfg.tags.is_empty() {
+                return Err(Error::Config(
+                    "tags were given as well as a tags file: set tags in one place".into(),
+                ));
+            }
+            if let Some(tags) = tags_file::load(path).map_err(|e| Error::Config(e.to_string()))? {
+                tracing::info!("restored {} tag(s) from {}", tags.len(), path.display());
+                self.cfg.tags = tags;
+            }
+            self.states
+                .insert(tags_file::TagsFile(Arc::new(path.clone())));
+        }
         if self.cfg.max_event_size > MAX_EVENT_SIZE {
             return Err(Error::Config(format!(
                 "max_event_size {} is over {MAX_EVENT_SIZE} bytes, the most that fits one gossip packet",
@@ -343,7 +467,17 @@ impl NodeBuilder {
         let name = cfg.name.clone().unwrap_or_else(default_name);
 
         let (producer, subscriber) = serf::event::EventProducer::unbounded();
-        let opts = engine::options(&cfg, self.engine_tweak.as_ref())?;
+        let mut opts = engine::options(&cfg, self.engine_tweak.as_ref())?;
+        if let Some(path) = &self.keyring_file {
+            // serf-rs rewrites it on every key change, as Go's Serf does.
+            opts = opts.with_keyring_file(Some(path.clone()));
+        }
+        if let Some(n) = self.query_size_limit {
+            opts = opts.with_query_size_limit(n);
+        }
+        if let Some(n) = self.query_response_size_limit {
+            opts = opts.with_query_response_size_limit(n);
+        }
         // The escape hatch may have changed it; errors must name the real one.
         let query_size_limit = opts.query_size_limit();
         let transport = engine::transport_options(&cfg, &name);
@@ -379,6 +513,10 @@ impl NodeBuilder {
                 rpc: std::sync::Mutex::new(None),
             }),
         };
+        if !self.event_scripts.is_empty() {
+            // Subscribed before dispatch starts: the scripts see every event.
+            crate::event_script::spawn(&node, Arc::from(self.event_scripts));
+        }
         tokio::spawn(crate::dispatch::run(
             subscriber,
             router,

@@ -82,7 +82,10 @@ pub(crate) fn dispatch_user(router: &Arc<Router>, node: Node, incoming: Arc<Inco
         if filter.accepts(&me.name, &me.tags) {
             dispatch_to(router.user_routes(path), &node, &incoming);
         } else {
-            tracing::debug!(event = incoming.name(), "user event not addressed to this node");
+            tracing::debug!(
+                event = incoming.name(),
+                "user event not addressed to this node"
+            );
         }
     });
 }

@@ -53,6 +53,7 @@
 
 #![warn(missing_docs)]
 
+mod agent;
 mod builder;
 pub mod cli;
 mod config;
@@ -61,6 +62,7 @@ mod dispatch;
 mod engine;
 mod error;
 mod event;
+mod event_script;
 pub mod extract;
 pub mod handler;
 mod join;
@@ -70,9 +72,11 @@ mod member;
 mod node;
 mod pacing;
 pub mod payload;
+mod persist;
 mod query;
 mod registry;
 mod rpc;
+mod send;
 mod state;
 mod target;
 
@@ -97,7 +101,8 @@ pub use node::{Coordinate, KeyReport, Node, Stats};
 pub use payload::{Json, Payload};
 pub use query::{QueryOptions, QueryReply, QueryReport, QueryStream};
 pub use registry::{HandlerKind, Registry};
-pub use target::{QueryFilters, Sent, Target, TargetError, TargetKind};
+pub use send::Sent;
+pub use target::{QueryFilters, Target, TargetError, TargetKind};
 
 pub use serfer_macros::{member_event, query, user_event, Payload};
 

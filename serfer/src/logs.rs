@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use tokio::sync::broadcast;
@@ -40,8 +41,31 @@ fn sink() -> &'static Sink {
 }
 
 /// The layer that records log lines for monitors.
+///
+/// Like Go's agent, it sees lines whatever level the node logs at itself: give
+/// it its own filter, [`wanted`], rather than the node's.
 pub fn layer() -> MonitorLayer {
     MonitorLayer
+}
+
+/// Monitors asking for debug or trace lines right now.
+static VERBOSE_MONITORS: AtomicUsize = AtomicUsize::new(0);
+
+/// The monitor layer's filter: info and above always (so `monitor` starts with
+/// the recent ones), debug and trace only while a monitor asks for them, so that
+/// nobody pays for formatting them otherwise. Its answer for a call site changes
+/// over time: give debug and trace call sites `Interest::sometimes`.
+pub fn wanted(meta: &tracing::Metadata<'_>) -> bool {
+    *meta.level() <= Level::INFO || VERBOSE_MONITORS.load(Ordering::Relaxed) > 0
+}
+
+/// Counts a verbose monitor for as long as it is held.
+pub(crate) struct VerboseMonitor(());
+
+impl Drop for VerboseMonitor {
+    fn drop(&mut self) {
+        VERBOSE_MONITORS.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// See [`layer`].
@@ -131,8 +155,30 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// The recent lines at `level` or more severe, and a receiver for new ones.
-pub(crate) fn watch(level: Level) -> (Vec<LogLine>, broadcast::Receiver<LogLine>) {
+/// What a monitor gets: the recent lines at its level or more severe, a receiver
+/// for new ones, and while it is held, debug and trace lines when it asked for
+/// them.
+pub(crate) struct Watch {
+    pub(crate) recent: Vec<LogLine>,
+    pub(crate) rx: broadcast::Receiver<LogLine>,
+    _verbose: Option<VerboseMonitor>,
+}
+
+/// Starts watching at `level`.
+pub(crate) fn watch(level: Level) -> Watch {
+    let verbose = (level > Level::INFO).then(|| {
+        VERBOSE_MONITORS.fetch_add(1, Ordering::Relaxed);
+        VerboseMonitor(())
+    });
+    let (recent, rx) = recent_and_live(level);
+    Watch {
+        recent,
+        rx,
+        _verbose: verbose,
+    }
+}
+
+fn recent_and_live(level: Level) -> (Vec<LogLine>, broadcast::Receiver<LogLine>) {
     let s = sink();
     let recent = s.recent.lock().unwrap_or_else(|p| p.into_inner());
     let rx = s.live.subscribe();

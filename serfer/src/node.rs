@@ -175,7 +175,8 @@ impl KeyReport {
     }
 }
 
-enum KeyOp {
+/// A key operation, as Serf's internal key queries name them.
+pub(crate) enum KeyOp {
     Install,
     Use,
     Remove,
@@ -300,12 +301,13 @@ impl Node {
             .unwrap_or(usize::MAX)
         };
         // The Lamport time's width changes the size by up to 8 bytes; it is only
-        // looked up when that decides.
+        // looked up when that decides. The event carries the clock's current
+        // time (the clock moves on after it is sent), as in Go and serf-rs.
         if encoded_with(u64::MAX) <= limit {
             return Ok(());
         }
-        let next = self.inner.serf.stats().await.get_event_time() + 1;
-        match encoded_with(next) {
+        let ltime = self.inner.serf.stats().await.get_event_time();
+        match encoded_with(ltime) {
             encoded if encoded > limit => Err(too_large(encoded, true)),
             _ => Ok(()),
         }
@@ -440,6 +442,8 @@ impl Node {
     /// Replaces this node's tags; the change gossips to every node as an `update` event.
     pub async fn set_tags(&self, tags: BTreeMap<String, String>) -> Result<(), Error> {
         self.ensure_running()?;
+        // Hook: `--tags-file` is rewritten before the tags gossip, as Go's agent does.
+        crate::persist::tags_file::persist(self.states(), &tags)?;
         let tags: serf::types::Tags = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         self.inner
             .serf
@@ -607,12 +611,16 @@ impl Node {
         self.ask_keys(op, key).await
     }
 
-    /// Lists keys across the cluster even when this node has none, as HashiCorp's
-    /// agent does for `serf keys -list`: every node then answers that encryption
-    /// is off, and the report says so per node.
-    pub(crate) async fn list_keys_anyway(&self) -> Result<KeyReport, Error> {
+    /// Runs a key operation across the cluster even when this node has no
+    /// keyring, as HashiCorp's agent does for `serf keys`: the cluster is asked,
+    /// and each node that has no keyring answers so in the report.
+    pub(crate) async fn key_op_anyway(
+        &self,
+        op: KeyOp,
+        key: Option<&Key>,
+    ) -> Result<KeyReport, Error> {
         self.ensure_running()?;
-        self.ask_keys(KeyOp::List, None).await
+        self.ask_keys(op, key).await
     }
 
     async fn ask_keys(&self, op: KeyOp, key: Option<&Key>) -> Result<KeyReport, Error> {

@@ -4,13 +4,13 @@ use std::collections::HashMap;
 
 use crate::error::Error;
 use crate::event::check_name;
-use crate::target::{glob_match, is_glob};
 use crate::extract::{ForMember, ForQuery, ForUserEvent};
 use crate::handler::{
     erase_event, erase_query, Erased, Handler, MemberEventOutput, QueryOutput, UserEventOutput,
 };
 use crate::member::MemberEventKind;
 use crate::state::{StateMap, StateMapView};
+use crate::target::{glob_match, is_glob};
 
 /// Which events a registered handler receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -214,7 +214,9 @@ impl Router {
                     }
                     match name {
                         Some(n) if is_glob(&n) => {
-                            if let Some(prev) = router.query_glob.iter().find(|r| r.name == Some(n.clone())) {
+                            if let Some(prev) =
+                                router.query_glob.iter().find(|r| r.name == Some(n.clone()))
+                            {
                                 problems.push(format!(
                                     "two query handlers for `{n}`: `{}` and `{}` (a query gets one response per node)",
                                     prev.label, route.label

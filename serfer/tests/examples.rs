@@ -159,7 +159,8 @@ fn bad_flags_and_failed_joins_exit_non_zero_with_one_line() {
         COMMAND,
     );
     assert_eq!(out.code, 1, "{out:?}");
-    assert!(one_line(&out).contains("encryption key #1 is invalid"));
+    // The only key: `--encrypt` replaced the built-in one.
+    assert!(one_line(&out).contains("encryption key #0 is invalid"));
     let help = run_sync(Command::new(example("node")).arg("--help"), COMMAND);
     let help = help.ok();
     for flag in [
@@ -171,6 +172,14 @@ fn bad_flags_and_failed_joins_exit_non_zero_with_one_line() {
         "--tag",
         "--snapshot",
         "--log",
+        "--retry-join",
+        "--keyring-file",
+        "--tags-file",
+        "--config-file",
+        "--config-dir",
+        "--event-handler",
+        "--log-json",
+        "--syslog",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
@@ -230,4 +239,64 @@ fn deploy_round_trips_a_typed_event_and_a_typed_answer() {
     let status = s.wait_exit(STOP);
     assert!(status.success(), "sender exit: {status}");
     assert!(a.terminate().success());
+}
+
+#[test]
+fn an_explicit_encrypt_replaces_the_nodes_built_in_key() {
+    // base64 of "AnotherKeyOf16By": a key the examples do not build in.
+    const OTHER: &str = "QW5vdGhlcktleU9mMTZCeQ==";
+    let mut a = spawn(
+        "node",
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--node",
+            "enc-a",
+            "--encrypt",
+            OTHER,
+        ],
+    );
+    let addr = a.serfer_addr();
+    // A node with only the built-in key is refused: it is no longer one of a's keys.
+    let out = run_sync(
+        Command::new(example("node"))
+            .args(["--bind", "127.0.0.1:0", "--node", "enc-b", "--join", &addr])
+            .env("SERFER_LOG", "error"),
+        COMMAND,
+    );
+    assert_eq!(out.code, 1, "joined with the built-in key: {out:?}");
+    assert!(
+        out.stderr.starts_with("error: could not join the cluster"),
+        "{out:?}"
+    );
+    // The same key joins.
+    let mut c = spawn(
+        "node",
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--node",
+            "enc-c",
+            "--encrypt",
+            OTHER,
+            "--join",
+            &addr,
+        ],
+    );
+    c.serfer_addr();
+    a.wait_for("enc-c\talive", LAN_DELIVERY);
+    assert!(c.terminate().success());
+    assert!(a.terminate().success());
+}
+
+#[test]
+fn the_guardian_sends_without_handlers_and_does_not_warn_about_them() {
+    let mut g = spawn("guardian", &["--bind", "127.0.0.1:0", "--node", "g-quiet"]);
+    g.serfer_addr();
+    assert!(
+        !g.seen().iter().any(|l| l.contains("no handlers found")),
+        "{:?}",
+        g.seen()
+    );
+    assert!(g.terminate().success());
 }

@@ -8,8 +8,10 @@ use std::time::Duration;
 use rmpv::Value;
 
 use super::codec::{self, map, Fields};
+use super::go_words;
 use super::server::{header, Connection, Out, RequestError};
 use crate::member::Member;
+use crate::node::KeyOp;
 use crate::{Error, Key, KeyReport, QueryOptions, QueryReply};
 
 impl Connection {
@@ -52,7 +54,8 @@ impl Connection {
             Ok(r) if finish_early => r,
             Ok(r) => r.until_deadline(),
             Err(e) => {
-                self.reply(vec![header(seq, &e.to_string())]).await;
+                self.reply(vec![header(seq, &go_words::query_error(e))])
+                    .await;
                 return Ok(());
             }
         };
@@ -85,22 +88,95 @@ impl Connection {
         Ok(())
     }
 
-    pub(super) async fn key_command(&self, command: &str, key: Option<String>) -> (String, Value) {
-        let result = match (command, key) {
-            ("list-keys", _) => self.node.list_keys_anyway().await,
-            (_, Some(text)) => match Key::parse(&text) {
-                Err(e) => Err(e),
-                Ok(k) => match command {
-                    "install-key" => self.node.install_key(&k).await,
-                    "use-key" => self.node.use_key(&k).await,
-                    _ => self.node.remove_key(&k).await,
-                },
+    /// `join`, as Go's agent answers it: every entry is tried, `Num` counts
+    /// the addresses that answered, and when none did the error lists each
+    /// failure in memberlist's words (go-multierror's format). When any
+    /// answered there is no error, as in Go.
+    pub(super) async fn join(&self, existing: &[String], replay: bool) -> (usize, String) {
+        let port = self.node.addr().port();
+        let targets: Vec<Result<String, String>> = existing
+            .iter()
+            .map(|text| go_words::join_target(text, port))
+            .collect();
+        let addrs: Vec<String> = targets.iter().filter_map(|t| t.clone().ok()).collect();
+        let mut attempts = match addrs.is_empty() {
+            true => Vec::new(),
+            false => match self.node.join_with_replay(&addrs, replay).await {
+                Ok(n) => return (n, String::new()),
+                Err(Error::JoinFailed { attempts }) => attempts,
+                Err(e) => return (0, e.to_string()),
             },
-            _ => Err(Error::Config("missing key".into())),
-        };
+        }
+        .into_iter();
+        // Each address tried has its attempt, in order.
+        let errors: Vec<String> = existing
+            .iter()
+            .zip(&targets)
+            .map(|(given, target)| match target {
+                Err(local) => local.clone(),
+                Ok(addr) => match attempts.next() {
+                    Some(a) => go_words::join_failure(given, addr, &a.error),
+                    None => format!("Failed to join {addr}"),
+                },
+            })
+            .collect();
+        (0, go_words::multi_error(&errors))
+    }
+
+    /// The key commands, as Go's agent runs them: always asked of the
+    /// cluster (a node without a keyring answers so, and the report counts it
+    /// as a failure), bad base64 refused with Go's decoder's words.
+    pub(super) async fn key_command(&self, command: &str, key: Option<String>) -> (String, Value) {
         let listing = command == "list-keys";
+        let op = match command {
+            "install-key" => KeyOp::Install,
+            "use-key" => KeyOp::Use,
+            "remove-key" => KeyOp::Remove,
+            _ => KeyOp::List,
+        };
+        let mut wrong_size = false;
+        let result = match op {
+            KeyOp::List => self.node.key_op_anyway(KeyOp::List, None).await,
+            op => {
+                // Go's agent sends an empty `Key` on too: it decodes to no bytes.
+                let bytes = match go_words::std_base64(key.as_deref().unwrap_or("")) {
+                    Ok(b) => b,
+                    Err(e) => return (e, key_body(&KeyReport::default(), listing)),
+                };
+                match Key::from_bytes(bytes) {
+                    Ok(k) => self.node.key_op_anyway(op, Some(&k)).await,
+                    Err(_) => {
+                        // Go sends a key of the wrong size to every node, and each
+                        // answers from its keyring: no keyring, or (memberlist's
+                        // keyring) install refused for its size, use refused as
+                        // unknown, remove a no-op. serf-rs cannot carry such a
+                        // key; a fresh random key, which is in no keyring, gets
+                        // the same answer from every node for `use-key` and
+                        // `remove-key`, and an `install-key` of the wrong size
+                        // is refused wherever `use-key` of an unknown key is.
+                        wrong_size = true;
+                        let probe = match op {
+                            KeyOp::Remove => KeyOp::Remove,
+                            _ => KeyOp::Use,
+                        };
+                        self.node.key_op_anyway(probe, Some(&Key::generate())).await
+                    }
+                }
+            }
+        };
         match result {
-            Ok(r) => {
+            Ok(mut r) => {
+                for message in r.messages.values_mut() {
+                    let go = go_words::key_message(command, message);
+                    *message = match command {
+                        "install-key"
+                            if wrong_size && go == "Requested key is not in the keyring" =>
+                        {
+                            go_words::KEY_SIZE.to_owned()
+                        }
+                        _ => go,
+                    };
+                }
                 let err = if r.errors > 0 {
                     format!("{}/{} nodes reported failure", r.errors, r.nodes)
                 } else if r.responses < r.nodes {
@@ -185,11 +261,22 @@ impl Connection {
     }
 }
 
+/// The memberlist protocol serf-rs speaks, and the only one it understands.
+fn memberlist_protocol() -> u8 {
+    u8::from(memberlist_proto::ProtocolVersion::default())
+}
+
+/// A member as Go's agent writes one. The versions are what the engine
+/// speaks, not Go's: Go's agent reports memberlist protocol 2 (of 1–5) and
+/// Serf protocol 5 (of 2–5), versions of Go's wire; serf-rs speaks version 1
+/// of its own memberlist and Serf protocols and understands no other, so
+/// each range is that one version.
 pub(super) fn member_value(m: &Member) -> Value {
     let addr = match m.addr {
         std::net::IpAddr::V4(a) => a.octets().to_vec(),
         std::net::IpAddr::V6(a) => a.octets().to_vec(),
     };
+    let memberlist = memberlist_protocol();
     map([
         ("Addr", Value::Binary(addr)),
         ("DelegateCur", Value::from(m.protocol)),
@@ -197,9 +284,9 @@ pub(super) fn member_value(m: &Member) -> Value {
         ("DelegateMin", Value::from(m.protocol)),
         ("Name", Value::from(m.name.as_str())),
         ("Port", Value::from(m.port)),
-        ("ProtocolCur", Value::from(2u8)),
-        ("ProtocolMax", Value::from(5u8)),
-        ("ProtocolMin", Value::from(1u8)),
+        ("ProtocolCur", Value::from(memberlist)),
+        ("ProtocolMax", Value::from(memberlist)),
+        ("ProtocolMin", Value::from(memberlist)),
         ("Status", Value::from(m.status.as_str())),
         ("Tags", codec::str_map(&m.tags)),
     ])

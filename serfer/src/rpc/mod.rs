@@ -7,6 +7,7 @@
 //! `--rpc-addr 127.0.0.1:7373` (and `--rpc-auth TOKEN`) under `serfer::run!()`.
 
 mod commands;
+mod go_words;
 mod requests;
 mod server;
 mod streams;

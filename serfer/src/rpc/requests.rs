@@ -7,6 +7,7 @@ use rmpv::Value;
 
 use super::codec::{map, Fields, FrameReader};
 use super::commands::{members_body, MemberFilter};
+use super::go_words;
 use super::server::{err_text, header, Connection, Next, RequestError};
 use super::streams::StreamFilter;
 use super::IPC_VERSION;
@@ -19,8 +20,14 @@ impl Connection {
         reader: &mut FrameReader<tokio::net::tcp::OwnedReadHalf>,
     ) -> Result<Next, RequestError> {
         let h = Fields::of(request)?;
-        let command = h.str("Command")?;
-        let seq = h.uint("Seq")?;
+        if h.present("Command") {
+            self.last_command = h.str("Command")?;
+        }
+        if h.present("Seq") {
+            self.last_seq = h.uint("Seq")?;
+        }
+        let command = self.last_command.clone();
+        let seq = self.last_seq;
 
         if !self.handshaken && command != "handshake" {
             self.reply(vec![header(seq, "Handshake required")]).await;
@@ -68,7 +75,8 @@ impl Connection {
                 } else {
                     self.node.event(&name, &payload).await
                 };
-                self.reply(vec![header(seq, &err_text(r.err()))]).await;
+                let err = r.err().map(go_words::event_error).unwrap_or_default();
+                self.reply(vec![header(seq, &err)]).await;
             }
             "force-leave" => {
                 let body = Self::body(reader).await?;
@@ -82,12 +90,8 @@ impl Connection {
             "join" => {
                 let body = Self::body(reader).await?;
                 let f = Fields::of(&body)?;
-                let addrs = f.str_list("Existing")?;
-                let r = self.node.join_with_replay(&addrs, f.bool("Replay")?).await;
-                let (num, err) = match r {
-                    Ok(n) => (n, String::new()),
-                    Err(e) => (0, e.to_string()),
-                };
+                let existing = f.str_list("Existing")?;
+                let (num, err) = self.join(&existing, f.bool("Replay")?).await;
                 self.reply(vec![
                     header(seq, &err),
                     map([("Num", Value::from(num as u64))]),
@@ -209,12 +213,14 @@ impl Connection {
                 let f = Fields::of(&body)?;
                 let id = f.uint("ID")?;
                 let payload = f.bytes("Payload")?.unwrap_or_default();
-                let pending = self.pending.lock().await.remove(&id);
+                // As Go's agent, the query stays pending until its deadline: a
+                // second answer is refused by the query itself.
+                let pending = self.pending.lock().await.get(&id).cloned();
                 let err = match pending {
                     Some((q, deadline)) if Instant::now() < deadline => {
                         match q.respond(payload.into()).await {
                             Ok(()) => String::new(),
-                            Err(e) => format!("failed to respond to key query: {e}"),
+                            Err(e) => go_words::respond_error(&e),
                         }
                     }
                     _ => "No pending queries matching ID".to_owned(),
@@ -228,7 +234,13 @@ impl Connection {
             "get-coordinate" => {
                 let body = Self::body(reader).await?;
                 let name = Fields::of(&body)?.str("Node")?;
-                let c = self.node.coordinate(&name);
+                // Go's cache holds the node's own coordinate too, refreshed
+                // with every probe: a lone node answers for itself.
+                let c = if name == self.node.name() {
+                    self.node.local_coordinate()
+                } else {
+                    self.node.coordinate(&name)
+                };
                 let coord = match &c {
                     Some(c) => map([
                         ("Adjustment", Value::F64(c.adjustment)),

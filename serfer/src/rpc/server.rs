@@ -90,6 +90,11 @@ pub(super) struct Connection {
     pub(super) out: mpsc::Sender<Out>,
     pub(super) handshaken: bool,
     pub(super) authed: bool,
+    /// The request header as Go's agent keeps it: one per connection, each
+    /// new header overwriting only the keys it has. A header without `Seq`
+    /// (or a body read as a header) answers with the previous `Seq`.
+    pub(super) last_command: String,
+    pub(super) last_seq: u64,
     pub(super) streams: HashMap<u64, JoinHandle<()>>,
     pub(super) monitor: Option<(u64, JoinHandle<()>)>,
     pub(super) pending: Arc<Mutex<HashMap<u64, (QueryEvent, Instant)>>>,
@@ -136,6 +141,8 @@ impl Connection {
             out,
             handshaken: false,
             authed: false,
+            last_command: String::new(),
+            last_seq: 0,
             streams: HashMap::new(),
             monitor: None,
             pending: Arc::new(Mutex::new(HashMap::new())),

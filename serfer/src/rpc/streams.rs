@@ -100,21 +100,25 @@ impl Connection {
 
     pub(super) fn start_monitor(&self, seq: u64, level: tracing::Level) -> JoinHandle<()> {
         let out = self.out.clone();
-        let (recent, mut rx) = crate::logs::watch(level);
+        // Held by the task: while it runs, the node formats lines at `level`.
+        let watch = crate::logs::watch(level);
         tokio::spawn(async move {
+            // Moved in whole, guard included (a block would capture only the
+            // fields it uses).
+            let mut watch = watch;
             let send = |text: String| {
                 out.try_send(Out::Frames(vec![
                     header(seq, ""),
                     map([("Log", Value::from(text))]),
                 ]))
             };
-            for line in recent {
+            for line in std::mem::take(&mut watch.recent) {
                 if let Err(mpsc::error::TrySendError::Closed(_)) = send(line.text) {
                     return;
                 }
             }
             loop {
-                match rx.recv().await {
+                match watch.rx.recv().await {
                     Ok(line) if line.level <= level => {
                         if let Err(mpsc::error::TrySendError::Closed(_)) = send(line.text) {
                             return;

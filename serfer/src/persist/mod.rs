@@ -1,0 +1,63 @@
+//! Files a node keeps up to date while it runs, as HashiCorp's agent does:
+//! the keyring file (`-keyring-file`) and the tags file (`-tags-file`).
+//!
+//! Both are read when the node starts; the keyring file is rewritten by the
+//! engine itself whenever a key operation changes this node's keyring (as Go's
+//! Serf library does in its internal key queries), the tags file by
+//! [`Node::set_tags`](crate::Node::set_tags) before the new tags gossip.
+
+pub(crate) mod keyring_file;
+pub(crate) mod tags_file;
+
+/// What can go wrong reading or writing a keyring or tags file.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FileError {
+    /// The file could not be read.
+    #[error("could not read the {what} file {path}: {source}")]
+    Read {
+        /// "keyring" or "tags".
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not what it should be.
+    #[error("the {what} file {path} is invalid: {reason}")]
+    Invalid {
+        /// "keyring" or "tags".
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong, and what it should look like.
+        reason: String,
+    },
+    /// The file could not be written.
+    #[error("could not write the {what} file {path}: {source} (is its directory writable?)")]
+    Write {
+        /// "keyring" or "tags".
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Writes `bytes` to `path` with mode 0600 (the file may hold secrets), as Go's
+/// `ioutil.WriteFile(path, data, 0600)`.
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
