@@ -503,6 +503,7 @@ impl NodeBuilder {
                 name,
                 addr,
                 max_event_size: cfg.max_event_size,
+                wire: cfg.wire,
                 query_timeout: cfg.query_timeout,
                 query_size_limit,
                 lifecycle,

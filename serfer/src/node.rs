@@ -31,6 +31,9 @@ pub(crate) struct NodeInner {
     pub(crate) name: String,
     pub(crate) addr: SocketAddr,
     pub(crate) max_event_size: usize,
+    /// The gossip wire the node speaks, which decides the protocol versions it
+    /// reports for members.
+    pub(crate) wire: crate::config::Wire,
     pub(crate) query_timeout: Option<Duration>,
     /// serf-rs's limit on an encoded query message, in bytes.
     pub(crate) query_size_limit: usize,

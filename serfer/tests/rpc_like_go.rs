@@ -681,6 +681,10 @@ async fn members_report_the_protocol_versions_the_node_speaks() {
         theirs,
         "n1  BIND  alive    Protocol Version: 5  Available Protocol Range: [2, 5]\n"
     );
+    // On Go's wire a node speaks Go's versions and reports them as Go does.
+    let on_go_wire = ours("deploy", &["--wire", "hashicorp"]);
+    let (code, out) = cli(&serf, &on_go_wire, "members", &["-detailed"]).await;
+    assert_eq!((code, out), (0, theirs));
 }
 
 /// Starts `serf monitor -log-level=debug`, sends an event, and waits (bounded)

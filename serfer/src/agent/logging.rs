@@ -325,7 +325,6 @@ fn rfc3164_now() -> String {
     )
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

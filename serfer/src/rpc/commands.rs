@@ -10,6 +10,7 @@ use rmpv::Value;
 use super::codec::{self, map, Fields};
 use super::go_words;
 use super::server::{header, Connection, Out, RequestError};
+use crate::config::Wire;
 use crate::member::Member;
 use crate::node::KeyOp;
 use crate::{Error, Key, KeyReport, QueryOptions, QueryReply};
@@ -261,41 +262,49 @@ impl Connection {
     }
 }
 
-/// The memberlist protocol serf-rs speaks, and the only one it understands.
-fn memberlist_protocol() -> u8 {
-    u8::from(memberlist_proto::ProtocolVersion::default())
+/// The protocol versions members are reported with, as Go's `Vsn`: memberlist
+/// min, max, current, then Serf's. They are what the wire speaks. Go's wire
+/// is memberlist protocol 2 (of 1–5) and Serf protocol 5 (of 2–5), which is
+/// what a node on it advertises and what Debian's agents send. serf-rs's own
+/// wire is version 1 of its memberlist and Serf protocols and understands no
+/// other, so each range is that one version.
+pub(super) fn versions(wire: Wire) -> [u8; 6] {
+    match wire {
+        Wire::HashiCorp => crate::engine::translate::peers::DEFAULT_VSN,
+        Wire::SerfRs => {
+            let memberlist = u8::from(memberlist_proto::ProtocolVersion::default());
+            let serf = 1;
+            [memberlist, memberlist, memberlist, serf, serf, serf]
+        }
+    }
 }
 
-/// A member as Go's agent writes one. The versions are what the engine
-/// speaks, not Go's: Go's agent reports memberlist protocol 2 (of 1–5) and
-/// Serf protocol 5 (of 2–5), versions of Go's wire; serf-rs speaks version 1
-/// of its own memberlist and Serf protocols and understands no other, so
-/// each range is that one version.
-pub(super) fn member_value(m: &Member) -> Value {
+/// A member as Go's agent writes one, with the versions of [`versions`].
+pub(super) fn member_value(m: &Member, vsn: [u8; 6]) -> Value {
     let addr = match m.addr {
         std::net::IpAddr::V4(a) => a.octets().to_vec(),
         std::net::IpAddr::V6(a) => a.octets().to_vec(),
     };
-    let memberlist = memberlist_protocol();
     map([
         ("Addr", Value::Binary(addr)),
-        ("DelegateCur", Value::from(m.protocol)),
-        ("DelegateMax", Value::from(m.protocol)),
-        ("DelegateMin", Value::from(m.protocol)),
+        ("DelegateCur", Value::from(vsn[5])),
+        ("DelegateMax", Value::from(vsn[4])),
+        ("DelegateMin", Value::from(vsn[3])),
         ("Name", Value::from(m.name.as_str())),
         ("Port", Value::from(m.port)),
-        ("ProtocolCur", Value::from(memberlist)),
-        ("ProtocolMax", Value::from(memberlist)),
-        ("ProtocolMin", Value::from(memberlist)),
+        ("ProtocolCur", Value::from(vsn[2])),
+        ("ProtocolMax", Value::from(vsn[1])),
+        ("ProtocolMin", Value::from(vsn[0])),
         ("Status", Value::from(m.status.as_str())),
         ("Tags", codec::str_map(&m.tags)),
     ])
 }
 
-pub(super) fn members_body(members: &[Member]) -> Value {
+pub(super) fn members_body(members: &[Member], wire: Wire) -> Value {
+    let vsn = versions(wire);
     map([(
         "Members",
-        Value::Array(members.iter().map(member_value).collect()),
+        Value::Array(members.iter().map(|m| member_value(m, vsn)).collect()),
     )])
 }
 

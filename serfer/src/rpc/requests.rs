@@ -100,8 +100,11 @@ impl Connection {
             }
             "members" => {
                 let members = self.node.members().await;
-                self.reply(vec![header(seq, ""), members_body(&members)])
-                    .await;
+                self.reply(vec![
+                    header(seq, ""),
+                    members_body(&members, self.node.inner.wire),
+                ])
+                .await;
             }
             "members-filtered" => {
                 let body = Self::body(reader).await?;
@@ -122,8 +125,11 @@ impl Connection {
                     .into_iter()
                     .filter(|m| filter.matches(m))
                     .collect();
-                self.reply(vec![header(seq, ""), members_body(&members)])
-                    .await;
+                self.reply(vec![
+                    header(seq, ""),
+                    members_body(&members, self.node.inner.wire),
+                ])
+                .await;
             }
             "tags" => {
                 let body = Self::body(reader).await?;

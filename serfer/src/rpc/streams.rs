@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::codec::map;
-use super::commands::member_value;
+use super::commands::{member_value, versions};
 use super::server::{header, Connection, Out};
 use crate::event::{Incoming, Tapped};
 
@@ -21,6 +21,7 @@ impl Connection {
         let ids = self.next_query_id.clone();
         let timeout = self.node.inner.query_timeout;
         let serf = self.node.inner.serf.clone();
+        let vsn = versions(self.node.inner.wire);
         tokio::spawn(async move {
             loop {
                 let Tapped { incoming, query } = match rx.recv().await {
@@ -54,7 +55,7 @@ impl Connection {
                         ("Event", Value::from(kind.serf_name())),
                         (
                             "Members",
-                            Value::Array(members.iter().map(member_value).collect()),
+                            Value::Array(members.iter().map(|m| member_value(m, vsn)).collect()),
                         ),
                     ]),
                     (
