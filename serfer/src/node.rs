@@ -245,8 +245,19 @@ impl Node {
         payload: &T,
         coalesce: bool,
     ) -> Result<(), Error> {
-        self.ensure_running()?;
         check_name(name)?;
+        self.send_any_event(name, payload, coalesce).await
+    }
+
+    /// Sends a user event under any name, empty or `_serf_…` included: Serf's
+    /// agent accepts those from `serf event`, and RPC clients get what it gives.
+    pub(crate) async fn send_any_event<T: Payload>(
+        &self,
+        name: &str,
+        payload: &T,
+        coalesce: bool,
+    ) -> Result<(), Error> {
+        self.ensure_running()?;
         let bytes = payload.encode().map_err(|source| Error::Encode {
             name: name.to_owned(),
             source,

@@ -174,6 +174,21 @@ async fn advance_event_clock(c: &Client, ltime: u64) {
     assert_eq!(event_time(c).await, ltime);
 }
 
+/// `serf event` takes any name, empty or `_serf_…` too (Go's `UserEvent` checks
+/// only the size); so does a Serfer node over RPC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_event_name_is_sent_as_go_sends_it() {
+    let Some(serf) = serf_binary("any_event_name_is_sent_as_go_sends_it") else {
+        return;
+    };
+    let agent = go(&serf, None, vec![]).await;
+    let node = ours("deploy", &[]);
+    for name in ["", "_serf_x"] {
+        let out = same(&serf, &agent, &node, "event", &[name, "y"]).await;
+        assert!(out.contains("dispatched"), "{name:?}: {out}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_event_size_limits_are_gos_to_the_byte() {
     let Some(serf) = serf_binary("user_event_size_limits_are_gos_to_the_byte") else {

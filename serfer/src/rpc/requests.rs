@@ -70,11 +70,7 @@ impl Connection {
                 let name = f.str("Name")?;
                 let payload = bytes::Bytes::from(f.bytes("Payload")?.unwrap_or_default());
                 let coalesce = f.bool("Coalesce")?;
-                let r = if coalesce {
-                    self.node.event_coalesced(&name, &payload).await
-                } else {
-                    self.node.event(&name, &payload).await
-                };
+                let r = self.node.send_any_event(&name, &payload, coalesce).await;
                 let err = r.err().map(go_words::event_error).unwrap_or_default();
                 self.reply(vec![header(seq, &err)]).await;
             }
