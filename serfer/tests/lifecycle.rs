@@ -103,23 +103,17 @@ async fn old_events_are_not_replayed_to_a_joiner_unless_asked() {
     }
     assert_eq!(seen.take(10, DELIVERY).await.len(), 10);
 
-    let quiet = builder()
-        .name("quiet")
-        .join(cluster.node(0).addr().to_string())
-        .any_user_event(on_event)
-        .state(seen.clone())
-        .start()
-        .await
-        .unwrap();
-    let replay = builder()
-        .name("replay")
-        .replay_old_events(true)
-        .join(cluster.node(0).addr().to_string())
-        .any_user_event(on_event)
-        .state(seen.clone())
-        .start()
-        .await
-        .unwrap();
+    let joiner = |name: &str, replay: bool| {
+        builder()
+            .name(name)
+            .replay_old_events(replay)
+            .join(cluster.node(0).addr().to_string())
+            .any_user_event(on_event)
+            .state(seen.clone())
+            .start()
+    };
+    let quiet = joiner("quiet", false).await.unwrap();
+    let replay = joiner("replay", true).await.unwrap();
     let got = seen.take(5, DELIVERY).await;
     assert_eq!(got.len(), 5, "the replaying joiner gets all 5: {got:?}");
     assert!(got.iter().all(|(n, _)| n == "replay"), "{got:?}");

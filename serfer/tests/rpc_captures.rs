@@ -1,7 +1,7 @@
 //! The exact bytes HashiCorp's `serf` CLI sent to a real agent, replayed against a
 //! Serfer node: every answer must have the shape the real agent's had.
 //!
-//! `tests/fixtures/serf-cli-rpc-exchanges.json` (from `shared/reference/captures/`)
+//! `tests/fixtures/serf-cli-rpc-exchanges.json`, recorded from Debian's `serf` 0.9.4,
 //! holds, per CLI invocation, the bytes the CLI wrote and the objects the Go agent
 //! answered. The clusters differ (addresses, coordinates, clocks), so values that
 //! describe the cluster are not compared; what is compared is what a client relies
