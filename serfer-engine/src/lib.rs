@@ -9,7 +9,8 @@
 //!   goes through [`serfer_wire`].
 //! * [`sim`]: N cores, a seeded network (delay, loss, partitions, crashes) and a
 //!   priority queue of timers and deliveries. The same seed gives the same run.
-//! * `net` (feature `net`, on by default): one core on a UDP socket and a TCP
+//! * `net` (feature `net`, on by default): one core — a bare memberlist
+//!   (`net::Node`) or a Serf core (`net::SerfNode`) — on a UDP socket and a TCP
 //!   listener.
 //!
 //! * [`serf`]: the Serf layer on top of the core, as Sans-I/O as the core: Lamport

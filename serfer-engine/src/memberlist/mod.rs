@@ -338,6 +338,11 @@ impl Memberlist {
         &self.stats
     }
 
+    /// The keyring: the primary encrypts, every key decrypts.
+    pub fn keyring(&self) -> &Keyring {
+        &self.config.keyring
+    }
+
     /// The keyring, to install, use or remove keys at run time.
     pub fn keyring_mut(&mut self) -> &mut Keyring {
         &mut self.config.keyring

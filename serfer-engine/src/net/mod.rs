@@ -1,16 +1,22 @@
-//! A thin tokio driver: one [`Memberlist`] core on a real UDP socket and TCP
-//! listener sharing one port, as Go's memberlist binds them.
+//! A thin tokio driver: one Sans-I/O core — a bare [`Memberlist`] ([`Node`])
+//! or a [`Serf`](crate::serf::Serf) ([`SerfNode`]) — on a real UDP socket and
+//! TCP listener sharing one port, as Go's memberlist binds them.
 //!
-//! One task owns the core. It feeds it datagrams, streams and timer ticks and
-//! carries out what it asks for: datagrams go out on the socket; each stream
-//! exchange runs in a task of its own (dial, write, read until the peer
-//! closes, bounded by `tcp_timeout`) and hands the bytes back to the core's
-//! task; each accepted connection is read until the core says the message is
-//! complete, then answered and closed. Commands arrive through a [`Node`]
-//! handle; membership events leave through [`Node::events`].
+//! One task owns the core. It feeds it datagrams, streams and timer ticks (at
+//! the core's `poll_timeout`) and carries out what it asks for: datagrams go
+//! out on the socket; each stream exchange (push/pull, TCP ping) runs in a
+//! task of its own (dial, write, read until the peer closes, bounded by
+//! `tcp_timeout`) and hands the bytes back to the core's task; each accepted
+//! connection is read until the core says the message is complete, then
+//! answered and closed. Commands arrive through the handle as closures run on
+//! the core's task; events leave through an unbounded channel.
 //!
 //! The driver adds nothing to the protocol: everything it decides is in the
 //! core, so what the simulator verifies is what runs here.
+
+mod serf;
+
+pub use self::serf::{QueryAnswer, QueryStream, SerfNode};
 
 use std::collections::BTreeMap;
 use std::io;
@@ -28,18 +34,133 @@ use crate::memberlist::{
 };
 use crate::Instant;
 
+/// Why a command to a running node failed.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum NetError {
+    /// The node's task has stopped (shut down, or lost a name conflict).
+    #[error("the node has stopped")]
+    Stopped,
+    /// The core refused the command.
+    #[error(transparent)]
+    Serf(#[from] crate::serf::SerfError),
+}
+
 /// Largest datagram accepted.
 const UDP_RECV_BUFFER: usize = 65_536;
 /// Largest stream accepted from a peer (Go refuses bigger encrypted frames).
 const MAX_STREAM: usize = serfer_wire::crypto::MAX_STREAM_FRAME;
+/// Room above the largest frame for its header.
+const STREAM_SLACK: usize = 64;
 
-/// What the handle asks of the core's task.
-enum Command {
-    Join(Vec<SocketAddr>, oneshot::Sender<usize>),
-    Leave(oneshot::Sender<()>),
-    Members(oneshot::Sender<Vec<Member>>),
-    Broadcast(Vec<u8>, oneshot::Sender<Result<(), CommandError>>),
-    UpdateMeta(Vec<u8>, oneshot::Sender<Result<(), CommandError>>),
+/// What a driven core asks of the driver (the union of memberlist's and
+/// Serf's network outputs).
+pub(crate) enum DriverOutput<E> {
+    Packet {
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    PushPull {
+        to: SocketAddr,
+        bytes: Vec<u8>,
+        join: bool,
+    },
+    StreamPing {
+        to: SocketAddr,
+        bytes: Vec<u8>,
+        deadline: Instant,
+    },
+    Event(E),
+    LeaveComplete,
+    /// The core stopped itself; the driver stops too.
+    Shutdown,
+    Ignore,
+}
+
+/// A Sans-I/O core the driver can run.
+pub(crate) trait DriverCore: Send + 'static {
+    type Event: Send + 'static;
+    fn tcp_timeout(&self) -> Duration;
+    fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]);
+    fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome;
+    fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool;
+    fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool;
+    fn tick(&mut self, now: Instant);
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn poll_output(&mut self) -> Option<DriverOutput<Self::Event>>;
+}
+
+impl DriverCore for Memberlist {
+    type Event = NodeEvent;
+    fn tcp_timeout(&self) -> Duration {
+        self.config().tcp_timeout
+    }
+    fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        // Dropped packets are counted in the core's stats.
+        let _ = Memberlist::handle_packet(self, now, from, bytes);
+    }
+    fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome {
+        Memberlist::handle_stream(self, now, from, bytes)
+    }
+    fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
+        matches!(
+            Memberlist::handle_push_pull_reply(self, now, from, bytes),
+            Ok(StreamOutcome::Done)
+        )
+    }
+    fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
+        matches!(
+            Memberlist::handle_stream_ping_reply(self, now, from, bytes),
+            Ok(StreamOutcome::Done)
+        )
+    }
+    fn tick(&mut self, now: Instant) {
+        Memberlist::tick(self, now)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Memberlist::poll_timeout(self)
+    }
+    fn poll_output(&mut self) -> Option<DriverOutput<NodeEvent>> {
+        Memberlist::poll_output(self).map(|o| match o {
+            Output::Packet { to, bytes } => DriverOutput::Packet { to, bytes },
+            Output::PushPull { to, bytes, join } => DriverOutput::PushPull { to, bytes, join },
+            Output::StreamPing {
+                to,
+                bytes,
+                deadline,
+            } => DriverOutput::StreamPing {
+                to,
+                bytes,
+                deadline,
+            },
+            Output::Event(e) => DriverOutput::Event(e),
+            Output::LeaveComplete => DriverOutput::LeaveComplete,
+            // A bare memberlist has no user layer in this driver.
+            Output::UserData { .. } | Output::RemoteState { .. } | Output::PingComplete { .. } => {
+                DriverOutput::Ignore
+            }
+        })
+    }
+}
+
+/// A command run on the core's task, with the time.
+type Call<C> = Box<dyn FnOnce(&mut C, Instant) + Send>;
+
+/// Starts a join on the core's task.
+type JoinStart<C> = Box<dyn FnOnce(&mut C, Instant) -> Result<(), NetError> + Send>;
+
+/// What a handle asks of the core's task.
+pub(crate) enum Command<C> {
+    /// Run a join (the closure starts it); the count of successful join
+    /// push/pulls goes back, or the closure's error.
+    Join {
+        addrs: usize,
+        start: JoinStart<C>,
+        done: oneshot::Sender<Result<usize, NetError>>,
+    },
+    /// Start a leave; `done` fires at the core's `LeaveComplete`.
+    Leave(Call<C>, oneshot::Sender<()>),
+    /// Anything else.
+    Call(Call<C>),
     Shutdown,
 }
 
@@ -65,25 +186,25 @@ enum Exchange {
     Ping,
 }
 
-/// A running node. Dropping it stops the node without a leave.
-#[derive(Debug)]
-pub struct Node {
-    commands: mpsc::UnboundedSender<Command>,
-    events: mpsc::UnboundedReceiver<NodeEvent>,
-    addr: SocketAddr,
-    task: Option<JoinHandle<()>>,
+/// The core's task, its command channel and its event channel.
+pub(crate) struct Running<C: DriverCore> {
+    pub(crate) commands: mpsc::UnboundedSender<Command<C>>,
+    pub(crate) events: mpsc::UnboundedReceiver<C::Event>,
+    pub(crate) addr: SocketAddr,
+    pub(crate) task: JoinHandle<()>,
 }
 
-impl Node {
-    /// Binds `config.advertise` for UDP and TCP (port 0 picks a free port for
-    /// both, and the advertised address is updated to it) and starts the node.
-    pub async fn start(mut config: Config) -> io::Result<Node> {
-        let (udp, tcp) = bind_pair(config.advertise).await?;
-        config.advertise = tcp.local_addr()?;
-        let addr = config.advertise;
+impl<C: DriverCore> Running<C> {
+    /// Binds `addr` for UDP and TCP (port 0 picks one free for both), builds
+    /// the core with the bound address, and starts the task.
+    pub(crate) async fn start(
+        addr: SocketAddr,
+        build: impl FnOnce(SocketAddr, Instant) -> io::Result<C>,
+    ) -> io::Result<Running<C>> {
+        let (udp, tcp) = bind_pair(addr).await?;
+        let addr = tcp.local_addr()?;
         let origin = TokioInstant::now();
-        let core = Memberlist::new(config, Instant::ZERO)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let core = build(addr, Instant::ZERO)?;
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (event_tx, events) = mpsc::unbounded_channel();
         let (io_tx, io_rx) = mpsc::unbounded_channel();
@@ -96,14 +217,121 @@ impl Node {
             joins: BTreeMap::new(),
             next_join: 0,
             leave_waiters: Vec::new(),
+            stopped: false,
         };
         let task = tokio::spawn(driver.run(tcp, command_rx, io_rx));
-        Ok(Node {
+        Ok(Running {
             commands,
             events,
             addr,
-            task: Some(task),
+            task,
         })
+    }
+
+    /// Runs `f` on the core's task and returns its result; `None` once the
+    /// node has stopped.
+    pub(crate) async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut C, Instant) -> R + Send + 'static,
+    ) -> Option<R> {
+        let (tx, rx) = oneshot::channel();
+        let call: Call<C> = Box::new(move |core, now| {
+            let _ = tx.send(f(core, now));
+        });
+        self.commands.send(Command::Call(call)).ok()?;
+        rx.await.ok()
+    }
+
+    /// Starts a join and waits until its push/pulls are done.
+    pub(crate) async fn join(
+        &self,
+        addrs: usize,
+        start: impl FnOnce(&mut C, Instant) -> Result<(), NetError> + Send + 'static,
+    ) -> Result<usize, NetError> {
+        let (done, rx) = oneshot::channel();
+        let command = Command::Join {
+            addrs,
+            start: Box::new(start),
+            done,
+        };
+        if self.commands.send(command).is_err() {
+            return Err(NetError::Stopped);
+        }
+        rx.await.unwrap_or(Err(NetError::Stopped))
+    }
+
+    /// Starts a leave; true if it completed within `timeout`.
+    pub(crate) async fn leave(
+        &self,
+        timeout: Duration,
+        start: impl FnOnce(&mut C, Instant) + Send + 'static,
+    ) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Leave(Box::new(start), tx))
+            .is_err()
+        {
+            return false;
+        }
+        matches!(time::timeout(timeout, rx).await, Ok(Ok(())))
+    }
+
+    /// Stops the task and waits for it.
+    pub(crate) async fn shutdown(self) {
+        let _ = self.commands.send(Command::Shutdown);
+        let _ = self.task.await;
+    }
+}
+
+/// A running memberlist node. Dropping it stops the node without a leave.
+#[derive(Debug)]
+pub struct Node {
+    commands: mpsc::UnboundedSender<Command<Memberlist>>,
+    events: mpsc::UnboundedReceiver<NodeEvent>,
+    addr: SocketAddr,
+    task: Option<JoinHandle<()>>,
+}
+
+impl<C> std::fmt::Debug for Command<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::Join { .. } => "Join",
+            Command::Leave(..) => "Leave",
+            Command::Call(_) => "Call",
+            Command::Shutdown => "Shutdown",
+        })
+    }
+}
+
+impl Node {
+    /// Binds `config.advertise` for UDP and TCP (port 0 picks a free port for
+    /// both, and the advertised address is updated to it) and starts the node.
+    pub async fn start(config: Config) -> io::Result<Node> {
+        let running = Running::start(config.advertise, move |addr, now| {
+            let mut config = config;
+            config.advertise = addr;
+            Memberlist::new(config, now).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+        })
+        .await?;
+        Ok(Node {
+            commands: running.commands,
+            events: running.events,
+            addr: running.addr,
+            task: Some(running.task),
+        })
+    }
+
+    async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Memberlist, Instant) -> R + Send + 'static,
+    ) -> Option<R> {
+        let (tx, rx) = oneshot::channel();
+        let call: Call<Memberlist> = Box::new(move |core, now| {
+            let _ = tx.send(f(core, now));
+        });
+        self.commands.send(Command::Call(call)).ok()?;
+        rx.await.ok()
     }
 
     /// The address the node is bound to and advertises.
@@ -113,45 +341,49 @@ impl Node {
 
     /// Joins through `addrs`; returns how many push/pull exchanges succeeded.
     pub async fn join(&self, addrs: Vec<SocketAddr>) -> usize {
-        let (tx, rx) = oneshot::channel();
-        if self.commands.send(Command::Join(addrs, tx)).is_err() {
+        let (done, rx) = oneshot::channel();
+        let n = addrs.len();
+        let command = Command::Join {
+            addrs: n,
+            start: Box::new(move |core: &mut Memberlist, now| {
+                core.join(now, &addrs);
+                Ok(())
+            }),
+            done,
+        };
+        if self.commands.send(command).is_err() {
             return 0;
         }
-        rx.await.unwrap_or(0)
+        rx.await.ok().and_then(Result::ok).unwrap_or(0)
     }
 
     /// Every member the node knows, itself included.
     pub async fn members(&self) -> Vec<Member> {
-        let (tx, rx) = oneshot::channel();
-        if self.commands.send(Command::Members(tx)).is_err() {
-            return Vec::new();
-        }
-        rx.await.unwrap_or_default()
+        self.call(|core, _| core.members().cloned().collect())
+            .await
+            .unwrap_or_default()
     }
 
     /// Queues a user broadcast.
     pub async fn queue_broadcast(&self, msg: Vec<u8>) -> Result<(), CommandError> {
-        let (tx, rx) = oneshot::channel();
-        if self.commands.send(Command::Broadcast(msg, tx)).is_err() {
-            return Err(CommandError::Left);
-        }
-        rx.await.unwrap_or(Err(CommandError::Left))
+        self.call(move |core, _| core.queue_broadcast(msg))
+            .await
+            .unwrap_or(Err(CommandError::Left))
     }
 
     /// Changes the node's metadata.
     pub async fn update_meta(&self, meta: Vec<u8>) -> Result<(), CommandError> {
-        let (tx, rx) = oneshot::channel();
-        if self.commands.send(Command::UpdateMeta(meta, tx)).is_err() {
-            return Err(CommandError::Left);
-        }
-        rx.await.unwrap_or(Err(CommandError::Left))
+        self.call(move |core, now| core.update_meta(now, meta))
+            .await
+            .unwrap_or(Err(CommandError::Left))
     }
 
     /// Leaves gracefully; true if the leave was fully gossiped within
     /// `timeout`. The node keeps running until [`Node::shutdown`].
     pub async fn leave(&self, timeout: Duration) -> bool {
         let (tx, rx) = oneshot::channel();
-        if self.commands.send(Command::Leave(tx)).is_err() {
+        let start: Call<Memberlist> = Box::new(|core, now| core.leave(now));
+        if self.commands.send(Command::Leave(start, tx)).is_err() {
             return false;
         }
         matches!(time::timeout(timeout, rx).await, Ok(Ok(())))
@@ -196,20 +428,23 @@ async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
     Err(last_err.unwrap_or_else(|| io::Error::other("no port free for both UDP and TCP")))
 }
 
-struct Driver {
-    core: Memberlist,
+/// Join requests in flight: exchanges left, exchanges that succeeded, and
+/// who waits for the count.
+type JoinWait = (usize, usize, oneshot::Sender<Result<usize, NetError>>);
+
+struct Driver<C: DriverCore> {
+    core: C,
     origin: TokioInstant,
     udp: UdpSocket,
     io_tx: mpsc::UnboundedSender<Io>,
-    event_tx: mpsc::UnboundedSender<NodeEvent>,
-    /// Join requests in flight: exchanges left, exchanges that succeeded, and
-    /// who waits for the count.
-    joins: BTreeMap<u64, (usize, usize, oneshot::Sender<usize>)>,
+    event_tx: mpsc::UnboundedSender<C::Event>,
+    joins: BTreeMap<u64, JoinWait>,
     next_join: u64,
     leave_waiters: Vec<oneshot::Sender<()>>,
+    stopped: bool,
 }
 
-impl Driver {
+impl<C: DriverCore> Driver<C> {
     fn now(&self) -> Instant {
         Instant::from_duration(self.origin.elapsed())
     }
@@ -217,12 +452,15 @@ impl Driver {
     async fn run(
         mut self,
         tcp: TcpListener,
-        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut commands: mpsc::UnboundedReceiver<Command<C>>,
         mut io_rx: mpsc::UnboundedReceiver<Io>,
     ) {
         let mut buf = vec![0u8; UDP_RECV_BUFFER];
         loop {
             self.flush(None).await;
+            if self.stopped {
+                return;
+            }
             let wake = self
                 .core
                 .poll_timeout()
@@ -236,13 +474,12 @@ impl Driver {
                 received = self.udp.recv_from(&mut buf) => {
                     if let Ok((n, from)) = received {
                         let now = self.now();
-                        // Dropped packets are counted in the core's stats.
-                        let _ = self.core.handle_packet(now, from, &buf[..n]);
+                        self.core.handle_packet(now, from, &buf[..n]);
                     }
                 }
                 accepted = tcp.accept() => {
                     if let Ok((stream, from)) = accepted {
-                        tokio::spawn(serve_stream(stream, from, self.io_tx.clone(), self.core.config().tcp_timeout));
+                        tokio::spawn(serve_stream(stream, from, self.io_tx.clone(), self.core.tcp_timeout()));
                     }
                 }
                 Some(io) = io_rx.recv() => self.handle_io(io),
@@ -263,14 +500,12 @@ impl Driver {
             }
             Io::Reply { to, kind, bytes } => {
                 let ok = match (kind, bytes) {
-                    (Exchange::PushPull { .. }, Some(bytes)) => matches!(
-                        self.core.handle_push_pull_reply(now, to, &bytes),
-                        Ok(StreamOutcome::Done)
-                    ),
-                    (Exchange::Ping, Some(bytes)) => matches!(
-                        self.core.handle_stream_ping_reply(now, to, &bytes),
-                        Ok(StreamOutcome::Done)
-                    ),
+                    (Exchange::PushPull { .. }, Some(bytes)) => {
+                        self.core.handle_push_pull_reply(now, to, &bytes)
+                    }
+                    (Exchange::Ping, Some(bytes)) => {
+                        self.core.handle_stream_ping_reply(now, to, &bytes)
+                    }
                     (_, None) => false,
                 };
                 if let Exchange::PushPull { join: Some(id) } = kind {
@@ -288,38 +523,33 @@ impl Driver {
         entry.1 += usize::from(ok);
         if entry.0 == 0 {
             if let Some((_, succeeded, tx)) = self.joins.remove(&id) {
-                let _ = tx.send(succeeded);
+                let _ = tx.send(Ok(succeeded));
             }
         }
     }
 
-    async fn handle_command(&mut self, command: Command) {
+    async fn handle_command(&mut self, command: Command<C>) {
         let now = self.now();
         match command {
-            Command::Join(addrs, tx) => {
-                if addrs.is_empty() {
-                    let _ = tx.send(0);
+            Command::Join { addrs, start, done } => {
+                if addrs == 0 {
+                    let _ = done.send(Ok(0));
+                    return;
+                }
+                if let Err(e) = start(&mut self.core, now) {
+                    let _ = done.send(Err(e));
                     return;
                 }
                 let id = self.next_join;
                 self.next_join += 1;
-                self.joins.insert(id, (addrs.len(), 0, tx));
-                self.core.join(now, &addrs);
+                self.joins.insert(id, (addrs, 0, done));
                 self.flush(Some(id)).await;
             }
-            Command::Leave(tx) => {
+            Command::Leave(start, tx) => {
                 self.leave_waiters.push(tx);
-                self.core.leave(now);
+                start(&mut self.core, now);
             }
-            Command::Members(tx) => {
-                let _ = tx.send(self.core.members().cloned().collect());
-            }
-            Command::Broadcast(msg, tx) => {
-                let _ = tx.send(self.core.queue_broadcast(msg));
-            }
-            Command::UpdateMeta(meta, tx) => {
-                let _ = tx.send(self.core.update_meta(now, meta));
-            }
+            Command::Call(f) => f(&mut self.core, now),
             Command::Shutdown => {}
         }
     }
@@ -329,12 +559,12 @@ impl Driver {
     async fn flush(&mut self, join: Option<u64>) {
         while let Some(out) = self.core.poll_output() {
             match out {
-                Output::Packet { to, bytes } => {
+                DriverOutput::Packet { to, bytes } => {
                     // A failed send is a lost datagram, which the protocol
                     // tolerates by design.
                     let _ = self.udp.send_to(&bytes, to).await;
                 }
-                Output::PushPull {
+                DriverOutput::PushPull {
                     to,
                     bytes,
                     join: is_join,
@@ -342,10 +572,10 @@ impl Driver {
                     let kind = Exchange::PushPull {
                         join: join.filter(|_| is_join),
                     };
-                    let deadline = TokioInstant::now() + self.core.config().tcp_timeout;
+                    let deadline = TokioInstant::now() + self.core.tcp_timeout();
                     tokio::spawn(exchange(to, bytes, kind, deadline, self.io_tx.clone()));
                 }
-                Output::StreamPing {
+                DriverOutput::StreamPing {
                     to,
                     bytes,
                     deadline,
@@ -359,18 +589,16 @@ impl Driver {
                         self.io_tx.clone(),
                     ));
                 }
-                Output::Event(e) => {
+                DriverOutput::Event(e) => {
                     let _ = self.event_tx.send(e);
                 }
-                Output::LeaveComplete => {
+                DriverOutput::LeaveComplete => {
                     for tx in self.leave_waiters.drain(..) {
                         let _ = tx.send(());
                     }
                 }
-                // The user layer is not wired to this driver yet.
-                Output::UserData { .. }
-                | Output::RemoteState { .. }
-                | Output::PingComplete { .. } => {}
+                DriverOutput::Shutdown => self.stopped = true,
+                DriverOutput::Ignore => {}
             }
         }
     }
@@ -423,7 +651,7 @@ async fn serve_stream(
                 return io::Result::Ok(());
             }
             bytes.extend_from_slice(&chunk[..n]);
-            if bytes.len() > MAX_STREAM + crate::net::STREAM_SLACK {
+            if bytes.len() > MAX_STREAM + STREAM_SLACK {
                 return Ok(());
             }
             let (tx, rx) = oneshot::channel();
@@ -448,6 +676,3 @@ async fn serve_stream(
     };
     let _ = time::timeout(timeout, work).await;
 }
-
-/// Room above the largest frame for its header.
-const STREAM_SLACK: usize = 64;

@@ -45,6 +45,11 @@ pub struct SerfConfig {
     pub queue_check_interval: Duration,
     /// Most user messages kept queued for gossip (4096).
     pub max_queue_depth: usize,
+    /// Run a `_serf_conflict` query when another address claims this node's
+    /// name, and shut down in the minority (true, as Go).
+    pub enable_name_conflict_resolution: bool,
+    /// Neither compute nor send a network coordinate (false, as Go).
+    pub disable_coordinates: bool,
 }
 
 impl SerfConfig {
@@ -68,6 +73,8 @@ impl SerfConfig {
             user_event_size_limit: 512,
             queue_check_interval: Duration::from_secs(30),
             max_queue_depth: 4096,
+            enable_name_conflict_resolution: true,
+            disable_coordinates: false,
         }
     }
 }

@@ -331,6 +331,8 @@ impl Serf {
 
     fn erase(&mut self, name: &str) {
         if let Some(s) = self.members.members.remove(name) {
+            self.coords.forget(name);
+            self.coord_cache.remove(name);
             self.emit(Event::Member(MemberEvent::Reap(s.member)));
         }
     }

@@ -21,12 +21,19 @@
 //!   deadlines, the query ring;
 //! * push/pull state carrying clocks, status times and the whole event ring,
 //!   so anti-entropy repairs events gossip lost;
-//! * tags in node meta.
+//! * tags in node meta;
+//! * key management by internal queries (`_serf_install-key`, `use-key`,
+//!   `remove-key`, `list-keys`), answered and sent ([`Serf::key_query`]);
+//! * name-conflict resolution as the contested node (`_serf_conflict`,
+//!   majority, shutdown in the minority);
+//! * a Vivaldi network coordinate in every ack, updated from each probe's RTT.
 
 mod clock;
 mod config;
+mod coordinate;
 mod error;
 mod events;
+mod keys;
 mod members;
 mod pushpull;
 mod queries;
@@ -40,7 +47,9 @@ use serfer_wire::serf::{encode_tags, SerfMessage};
 
 pub use clock::LamportClock;
 pub use config::{SerfConfig, USER_EVENT_SIZE_HARD_LIMIT};
+pub use coordinate::{Coordinate, CoordinateClient, CoordinateError};
 pub use error::SerfError;
+pub use keys::{base64_encode, KeyOp, KeyReport};
 pub use members::{Member, MemberEvent};
 pub use queries::{QueryId, QueryIn, QueryParams};
 pub use serfer_wire::serf::MemberStatus;
@@ -98,6 +107,25 @@ pub enum Event {
         /// The query.
         query: QueryId,
     },
+    /// A key operation sent with [`Serf::key_query`] is complete: every
+    /// member answered, or the deadline passed.
+    KeyReport {
+        /// The query.
+        query: QueryId,
+        /// Every node's answer, tallied.
+        report: KeyReport,
+    },
+    /// This node's name was claimed by another address and the
+    /// `_serf_conflict` query is over (Go's `resolveNodeConflict`). In the
+    /// minority (`matching < responses / 2 + 1`) the node shut down.
+    NameConflict {
+        /// Answers recording this node's address.
+        matching: usize,
+        /// Answers received.
+        responses: usize,
+        /// Whether this node kept running.
+        survived: bool,
+    },
 }
 
 /// Something the driver must do or may want to know, drained with
@@ -135,6 +163,9 @@ pub enum Output {
     Event(Event),
     /// The leave started by [`Serf::leave`] is complete; the driver may stop.
     LeaveComplete,
+    /// The node shut down (lost a name conflict, or [`Serf::shutdown`]); it
+    /// ignores every input from now on and the driver should stop it.
+    Shutdown,
 }
 
 /// Counters, for tests and operators.
@@ -171,6 +202,9 @@ pub enum SerfState {
     Leaving,
     /// The leave is complete.
     Left,
+    /// Stopped without a leave ([`Serf::shutdown`], or a lost name
+    /// conflict); inert.
+    Shutdown,
 }
 
 /// Where a leave stands.
@@ -213,6 +247,11 @@ pub struct Serf {
     next_queue_check: Instant,
     outputs: VecDeque<Output>,
     stats: SerfStats,
+    coords: CoordinateClient,
+    /// The latest coordinate each peer sent in an ack (Go's `coordCache`).
+    coord_cache: BTreeMap<String, Coordinate>,
+    /// A `_serf_conflict` query about this node is running.
+    conflict_running: bool,
 }
 
 impl Serf {
@@ -250,9 +289,13 @@ impl Serf {
             next_queue_check: now + config.queue_check_interval,
             outputs: VecDeque::new(),
             stats: SerfStats::default(),
+            coords: CoordinateClient::default(),
+            coord_cache: BTreeMap::new(),
+            conflict_running: false,
             ml,
             config,
         };
+        serf.refresh_ack_payload();
         let me = serf.ml.local_member().clone();
         serf.handle_node_join(now, &me);
         Ok(serf)
@@ -330,6 +373,38 @@ impl Serf {
         self.queries.open_counts()
     }
 
+    /// This node's network coordinate.
+    pub fn coordinate(&self) -> &Coordinate {
+        self.coords.coordinate()
+    }
+
+    /// The coordinate client (sample filter, reset count).
+    pub fn coordinate_client(&self) -> &CoordinateClient {
+        &self.coords
+    }
+
+    /// The latest coordinate `node` reported in an ack; this node's own for
+    /// its name.
+    pub fn node_coordinate(&self, node: &str) -> Option<&Coordinate> {
+        if node == self.name() && !self.config.disable_coordinates {
+            return Some(self.coords.coordinate());
+        }
+        self.coord_cache.get(node)
+    }
+
+    /// Stops the node without a leave (Go's `Shutdown`): it goes quiet, and
+    /// peers will find it failed. Emits [`Output::Shutdown`].
+    pub fn shutdown(&mut self) {
+        if self.state != SerfState::Shutdown {
+            self.state = SerfState::Shutdown;
+            self.outputs.push_back(Output::Shutdown);
+        }
+    }
+
+    fn is_shutdown(&self) -> bool {
+        self.state == SerfState::Shutdown
+    }
+
     /// The next output, if any. Call until `None` after every input.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
@@ -342,6 +417,9 @@ impl Serf {
         from: SocketAddr,
         bytes: &[u8],
     ) -> Result<(), PacketError> {
+        if self.is_shutdown() {
+            return Ok(());
+        }
         let r = self.ml.handle_packet(now, from, bytes);
         self.pump(now);
         r
@@ -350,6 +428,9 @@ impl Serf {
     /// A received stream (push/pull, TCP ping, user message); the outcome is
     /// as for [`Memberlist::handle_stream`].
     pub fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome {
+        if self.is_shutdown() {
+            return StreamOutcome::Done;
+        }
         self.refresh_state();
         let r = self.ml.handle_stream(now, from, bytes);
         self.pump(now);
@@ -363,6 +444,9 @@ impl Serf {
         from: SocketAddr,
         bytes: &[u8],
     ) -> Result<StreamOutcome, StreamError> {
+        if self.is_shutdown() {
+            return Ok(StreamOutcome::Done);
+        }
         let r = self.ml.handle_push_pull_reply(now, from, bytes);
         self.pump(now);
         if matches!(r, Ok(StreamOutcome::Done)) && self.join_intent_pending {
@@ -383,6 +467,9 @@ impl Serf {
         from: SocketAddr,
         bytes: &[u8],
     ) -> Result<StreamOutcome, StreamError> {
+        if self.is_shutdown() {
+            return Ok(StreamOutcome::Done);
+        }
         let r = self.ml.handle_stream_ping_reply(now, from, bytes);
         self.pump(now);
         r
@@ -390,6 +477,9 @@ impl Serf {
 
     /// The earliest time [`Serf::tick`] has work to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.is_shutdown() {
+            return None;
+        }
         let mut next = self
             .next_reap
             .min(self.next_reconnect)
@@ -413,6 +503,9 @@ impl Serf {
 
     /// Runs every timer due at `now`.
     pub fn tick(&mut self, now: Instant) {
+        if self.is_shutdown() {
+            return;
+        }
         if self.ml.next_push_pull().is_some_and(|t| t <= now) {
             self.refresh_state();
         }
@@ -465,6 +558,7 @@ impl Serf {
     pub fn leave(&mut self, now: Instant) -> Result<(), SerfError> {
         match self.state {
             SerfState::Left => return Ok(()),
+            SerfState::Shutdown => return Err(SerfError::NotAlive("Leave")),
             SerfState::Leaving => return Err(SerfError::LeaveInProgress),
             SerfState::Alive => {}
         }
@@ -538,14 +632,17 @@ impl Serf {
                 NodeEvent::Update(m) => self.handle_node_update(&m),
                 // Serf keeps failed and left members until its own reap.
                 NodeEvent::Reap(_) => {}
-                // Name-conflict resolution (the `_serf_conflict` query from
-                // the contested node) is not implemented.
-                NodeEvent::Conflict { .. } => {}
+                NodeEvent::Conflict { existing, .. } => {
+                    if existing.name == self.ml.name() {
+                        self.resolve_node_conflict(now);
+                    }
+                }
             },
             MlOutput::UserData { from: _, bytes } => self.handle_message(now, &bytes),
             MlOutput::RemoteState { join, bytes, .. } => self.merge_remote_state(now, &bytes, join),
-            // Coordinates are not computed.
-            MlOutput::PingComplete { .. } => {}
+            MlOutput::PingComplete { node, rtt, payload } => {
+                self.ping_complete(&node, rtt, &payload)
+            }
             MlOutput::LeaveComplete => {
                 if self.leave == Some(LeavePhase::Memberlist) {
                     self.leave = Some(LeavePhase::Propagate {
@@ -626,6 +723,75 @@ impl Serf {
         if let Ok(raw) = msg.encode() {
             let _ = self.ml.queue_broadcast(raw);
         }
+    }
+
+    /// Go's `resolveNodeConflict`: ask everyone what they hold for this
+    /// node's name; the answer comes in [`Serf::conflict_resolved`].
+    fn resolve_node_conflict(&mut self, now: Instant) {
+        if !self.config.enable_name_conflict_resolution
+            || self.conflict_running
+            || self.state != SerfState::Alive
+        {
+            return;
+        }
+        let name = self.name().to_owned();
+        let internal = queries::Internal::Conflict {
+            responses: 0,
+            matching: 0,
+        };
+        if self
+            .query_internal(
+                now,
+                "_serf_conflict",
+                name.as_bytes(),
+                QueryParams::default(),
+                internal,
+            )
+            .is_ok()
+        {
+            self.conflict_running = true;
+        }
+    }
+
+    /// The end of the conflict query: stay with a majority, else shut down.
+    pub(super) fn conflict_resolved(&mut self, responses: usize, matching: usize) {
+        self.conflict_running = false;
+        let majority = responses / 2 + 1;
+        let survived = matching >= majority;
+        self.emit(Event::NameConflict {
+            matching,
+            responses,
+            survived,
+        });
+        if !survived {
+            self.shutdown();
+        }
+    }
+
+    /// Go's `NotifyPingComplete`: a peer's coordinate and the probe's RTT
+    /// move ours.
+    fn ping_complete(&mut self, node: &str, rtt: std::time::Duration, payload: &[u8]) {
+        if self.config.disable_coordinates {
+            return;
+        }
+        // Go logs and ignores a bad payload or a refused sample.
+        let Ok(Some(coord)) = serfer_wire::serf::decode_ping_payload(payload) else {
+            return;
+        };
+        if self.coords.update(node, &coord, rtt, &mut self.rng).is_ok() {
+            self.coord_cache.insert(node.to_owned(), coord);
+            self.refresh_ack_payload();
+        }
+    }
+
+    /// Our coordinate goes into every ack we send.
+    fn refresh_ack_payload(&mut self) {
+        let payload = if self.config.disable_coordinates {
+            None
+        } else {
+            serfer_wire::serf::encode_ping_payload(self.coords.coordinate()).ok()
+        };
+        self.ml.set_ack_payload(payload);
     }
 
     /// Puts a fresh encoding of the Serf state where memberlist's push/pull

@@ -13,7 +13,8 @@ use serfer_wire::serf::{
     QUERY_FLAG_ACK, QUERY_FLAG_NO_BROADCAST,
 };
 
-use super::{Event, MemberStatus, Serf, SerfError};
+use super::keys::KeyReport;
+use super::{Event, MemberStatus, Serf, SerfError, SerfState};
 use crate::Instant;
 
 /// Identifies a query: its query-clock time and random id.
@@ -56,6 +57,19 @@ pub struct QueryIn {
     pub deadline: Instant,
 }
 
+/// Who consumes the answers of a query this node sent.
+#[derive(Debug)]
+pub(super) enum Internal {
+    /// The application, through [`Event::QueryAck`] and
+    /// [`Event::QueryResponse`].
+    App,
+    /// Name-conflict resolution: answers decoded, and how many of them
+    /// record this node's address.
+    Conflict { responses: usize, matching: usize },
+    /// A key operation's tally.
+    Key(KeyReport),
+}
+
 /// A query this node sent and collects answers for.
 #[derive(Debug)]
 struct Outgoing {
@@ -63,6 +77,7 @@ struct Outgoing {
     deadline: Instant,
     acks: BTreeSet<String>,
     responses: BTreeSet<String>,
+    internal: Internal,
 }
 
 /// A query this node received and may still answer.
@@ -143,9 +158,10 @@ fn ip_bytes(ip: IpAddr) -> Vec<u8> {
 
 impl Serf {
     /// Go's `DefaultQueryTimeout`: gossip interval × `query_timeout_mult` ×
-    /// ceil(log10(N+1)), N the memberlist's member count.
+    /// ceil(log10(N+1)), N the memberlist's members not dead or left (Go's
+    /// `NumMembers`).
     pub fn default_query_timeout(&self) -> Duration {
-        let n = self.ml.num_members() as f64;
+        let n = self.ml.num_alive() as f64;
         let scale = (n + 1.0).log10().ceil().max(1.0) as u32;
         self.config.memberlist.gossip_interval * self.config.query_timeout_mult * scale
     }
@@ -160,6 +176,21 @@ impl Serf {
         payload: &[u8],
         params: QueryParams,
     ) -> Result<QueryId, SerfError> {
+        self.query_internal(now, name, payload, params, Internal::App)
+    }
+
+    /// [`Serf::query`], with the answers going to `internal`.
+    pub(super) fn query_internal(
+        &mut self,
+        now: Instant,
+        name: &str,
+        payload: &[u8],
+        params: QueryParams,
+        internal: Internal,
+    ) -> Result<QueryId, SerfError> {
+        if self.state != SerfState::Alive && self.state != SerfState::Leaving {
+            return Err(SerfError::NotAlive("Query"));
+        }
         let timeout = params
             .timeout
             .filter(|t| !t.is_zero())
@@ -213,6 +244,7 @@ impl Serf {
                 deadline: now + timeout,
                 acks: BTreeSet::new(),
                 responses: BTreeSet::new(),
+                internal,
             },
         );
         self.handle_query(now, q);
@@ -322,12 +354,16 @@ impl Serf {
         rebroadcast
     }
 
-    /// The internal queries this node answers: `_serf_ping` (ack only) and
-    /// `_serf_conflict` (this node's record of the contested name). Key
-    /// management queries are not answered.
+    /// The internal queries this node answers: `_serf_ping` (ack only),
+    /// `_serf_conflict` (this node's record of the contested name) and the
+    /// key-management queries.
     fn internal_query(&mut self, now: Instant, id: QueryId, name: &str, payload: &[u8]) {
-        if name != "conflict" {
-            return;
+        match name {
+            "conflict" => {}
+            "install-key" | "use-key" | "remove-key" | "list-keys" => {
+                return self.answer_key_query(now, id, name, payload);
+            }
+            _ => return,
         }
         let Ok(node) = std::str::from_utf8(payload) else {
             return;
@@ -448,6 +484,9 @@ impl Serf {
                 self.stats.responses_ignored += 1;
                 return;
             }
+            if !matches!(q.internal, Internal::App) {
+                return;
+            }
             self.emit(Event::QueryAck {
                 query,
                 from: r.from,
@@ -456,6 +495,37 @@ impl Serf {
             if !q.responses.insert(r.from.clone()) {
                 self.stats.responses_ignored += 1;
                 return;
+            }
+            let payload = r.payload.as_deref().unwrap_or_default();
+            match &mut q.internal {
+                Internal::App => {}
+                Internal::Conflict {
+                    responses,
+                    matching,
+                } => {
+                    // Go's resolveNodeConflict: a decodable answer counts, and
+                    // matches when it records this node's address.
+                    if let Ok(SerfMessage::ConflictResponse(m)) = SerfMessage::decode(payload) {
+                        *responses += 1;
+                        let local = self.ml.local_member().addr;
+                        if m.is_some_and(|m| {
+                            ip_from_bytes(&m.addr) == Some(local.ip()) && m.port == local.port()
+                        }) {
+                            *matching += 1;
+                        }
+                    }
+                    return;
+                }
+                Internal::Key(report) => {
+                    report.add_response(&r.from, payload);
+                    if report.complete() {
+                        // Go returns as soon as every node answered.
+                        let report = std::mem::take(report);
+                        self.queries.outgoing.remove(&r.ltime);
+                        self.emit(Event::KeyReport { query, report });
+                    }
+                    return;
+                }
             }
             self.emit(Event::QueryResponse {
                 query,
@@ -467,18 +537,26 @@ impl Serf {
 
     /// Closes outgoing queries and forgets incoming ones past their deadline.
     pub(super) fn expire_queries(&mut self, now: Instant) {
-        let done: Vec<(u64, u32)> = self
+        let done: Vec<u64> = self
             .queries
             .outgoing
             .iter()
             .filter(|(_, q)| now >= q.deadline)
-            .map(|(&t, q)| (t, q.id))
+            .map(|(&t, _)| t)
             .collect();
-        for (ltime, id) in done {
-            self.queries.outgoing.remove(&ltime);
-            self.emit(Event::QueryDone {
-                query: QueryId { ltime, id },
-            });
+        for ltime in done {
+            let Some(q) = self.queries.outgoing.remove(&ltime) else {
+                continue;
+            };
+            let query = QueryId { ltime, id: q.id };
+            match q.internal {
+                Internal::App => self.emit(Event::QueryDone { query }),
+                Internal::Key(report) => self.emit(Event::KeyReport { query, report }),
+                Internal::Conflict {
+                    responses,
+                    matching,
+                } => self.conflict_resolved(responses, matching),
+            }
         }
         self.queries.incoming.retain(|_, q| now < q.deadline);
     }

@@ -307,6 +307,7 @@ impl SimCore for Serf {
             S::StreamPing { to, bytes, .. } => SimOutput::StreamPing { to, bytes },
             S::Event(e) => SimOutput::Event(e),
             S::LeaveComplete => SimOutput::LeaveComplete,
+            S::Shutdown => SimOutput::Ignore,
         })
     }
     fn join(&mut self, now: Instant, addrs: &[SocketAddr]) {
