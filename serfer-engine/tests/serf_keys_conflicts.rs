@@ -1,4 +1,4 @@
-//! Step 2's remaining Serf features on the simulator: name-conflict
+//! Serf features on the simulator: name-conflict
 //! resolution as the contested node, key management by internal queries, and
 //! Vivaldi coordinates carried in acks. Bounds are derived in comments from
 //! the LAN profile (gossip 200 ms, probe 1 s) and Serf's defaults.
