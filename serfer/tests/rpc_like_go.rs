@@ -589,18 +589,32 @@ async fn respond_twice(side: &dyn Side) -> (Option<String>, Option<String>) {
     let listener = client(side, None).await;
     let (_, mut records) = listener.stream("query").await.expect("stream");
     let asker = client(side, None).await;
-    let _answers = asker
-        .query(&QueryRequest {
-            name: "ask".into(),
-            timeout: COMMAND / 2,
-            ..QueryRequest::default()
-        })
-        .await
-        .expect("query sent");
-    let record = tokio::time::timeout(REPLY, records.recv())
-        .await
-        .expect("the query arrives on the stream")
-        .expect("open");
+    // Go's agent answers `stream` before it registers the stream (a deferred
+    // call in `handleStream`), so a query asked at once can miss it: ask again
+    // until one arrives, each attempt bounded, all of them within REPLY.
+    let deadline = tokio::time::Instant::now() + REPLY;
+    let mut asked = Vec::new();
+    let record = loop {
+        asked.push(
+            asker
+                .query(&QueryRequest {
+                    name: "ask".into(),
+                    timeout: COMMAND / 2,
+                    ..QueryRequest::default()
+                })
+                .await
+                .expect("query sent"),
+        );
+        let wait = std::time::Duration::from_millis(500);
+        if let Ok(record) = tokio::time::timeout(wait, records.recv()).await {
+            break record.expect("open");
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no query reached the stream at {} within {REPLY:?}",
+            side.rpc()
+        );
+    };
     let id = Fields::of(&record).unwrap().uint("ID").unwrap();
     let first = listener
         .respond(id, b"one")
