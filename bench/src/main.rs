@@ -5,11 +5,13 @@
 //! ```text
 //! cargo run --release -p serfer-bench -- run             # the full table
 //! cargo run --release -p serfer-bench -- run --sizes 3   # a quick look
+//! cargo run --release -p serfer-bench -- sim --sizes 1000 # the native engine, simulated
 //! ```
 
 mod cluster;
 mod measure;
 mod report;
+mod sim;
 
 use std::time::Duration;
 
@@ -43,6 +45,9 @@ enum Command {
         #[arg(long, default_value = "/usr/bin/serf")]
         serf: String,
     },
+    /// The native engine's Serf cores in its deterministic simulator (virtual
+    /// time): convergence, event spread, failure detection, cost.
+    Sim(sim::SimArgs),
 }
 
 /// What to measure.
@@ -131,6 +136,9 @@ fn main() {
             });
             std::thread::sleep(Duration::from_millis(100));
             std::process::exit(code);
+        }
+        Command::Sim(args) => {
+            println!("{}", sim::run_all(&args));
         }
     }
 }
