@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod core;
 mod fxhash;
 pub mod memberlist;
 #[cfg(feature = "net")]

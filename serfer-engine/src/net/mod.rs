@@ -29,9 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{self, Instant as TokioInstant};
 
-use crate::memberlist::{
-    CommandError, Config, Member, Memberlist, NodeEvent, Output, StreamOutcome,
-};
+use crate::core::{Core, CoreOutput};
+use crate::memberlist::{CommandError, Config, Member, Memberlist, NodeEvent, StreamOutcome};
 use crate::Instant;
 
 /// Why a command to a running node failed.
@@ -52,93 +51,15 @@ const MAX_STREAM: usize = serfer_wire::crypto::MAX_STREAM_FRAME;
 /// Room above the largest frame for its header.
 const STREAM_SLACK: usize = 64;
 
-/// What a driven core asks of the driver (the union of memberlist's and
-/// Serf's network outputs).
-pub(crate) enum DriverOutput<E> {
-    Packet {
-        to: SocketAddr,
-        bytes: Vec<u8>,
-    },
-    PushPull {
-        to: SocketAddr,
-        bytes: Vec<u8>,
-        join: bool,
-    },
-    StreamPing {
-        to: SocketAddr,
-        bytes: Vec<u8>,
-        deadline: Instant,
-    },
-    Event(E),
-    LeaveComplete,
-    /// The core stopped itself; the driver stops too.
-    Shutdown,
-    Ignore,
-}
-
-/// A Sans-I/O core the driver can run.
-pub(crate) trait DriverCore: Send + 'static {
-    type Event: Send + 'static;
+/// A Sans-I/O core the driver can run: [`Core`], sendable to the core's task.
+pub(crate) trait DriverCore: Core<Event: Send + 'static> + Send + 'static {
+    /// How long a stream exchange may take.
     fn tcp_timeout(&self) -> Duration;
-    fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]);
-    fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome;
-    fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool;
-    fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool;
-    fn tick(&mut self, now: Instant);
-    fn poll_timeout(&self) -> Option<Instant>;
-    fn poll_output(&mut self) -> Option<DriverOutput<Self::Event>>;
 }
 
 impl DriverCore for Memberlist {
-    type Event = NodeEvent;
     fn tcp_timeout(&self) -> Duration {
         self.config().tcp_timeout
-    }
-    fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        // Dropped packets are counted in the core's stats.
-        let _ = Memberlist::handle_packet(self, now, from, bytes);
-    }
-    fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome {
-        Memberlist::handle_stream(self, now, from, bytes)
-    }
-    fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
-        matches!(
-            Memberlist::handle_push_pull_reply(self, now, from, bytes),
-            Ok(StreamOutcome::Done)
-        )
-    }
-    fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
-        matches!(
-            Memberlist::handle_stream_ping_reply(self, now, from, bytes),
-            Ok(StreamOutcome::Done)
-        )
-    }
-    fn tick(&mut self, now: Instant) {
-        Memberlist::tick(self, now)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Memberlist::poll_timeout(self)
-    }
-    fn poll_output(&mut self) -> Option<DriverOutput<NodeEvent>> {
-        Memberlist::poll_output(self).map(|o| match o {
-            Output::Packet { to, bytes } => DriverOutput::Packet { to, bytes },
-            Output::PushPull { to, bytes, join } => DriverOutput::PushPull { to, bytes, join },
-            Output::StreamPing {
-                to,
-                bytes,
-                deadline,
-            } => DriverOutput::StreamPing {
-                to,
-                bytes,
-                deadline,
-            },
-            Output::Event(e) => DriverOutput::Event(e),
-            Output::LeaveComplete => DriverOutput::LeaveComplete,
-            // A bare memberlist has no user layer in this driver.
-            Output::UserData { .. } | Output::RemoteState { .. } | Output::PingComplete { .. } => {
-                DriverOutput::Ignore
-            }
-        })
     }
 }
 
@@ -559,12 +480,12 @@ impl<C: DriverCore> Driver<C> {
     async fn flush(&mut self, join: Option<u64>) {
         while let Some(out) = self.core.poll_output() {
             match out {
-                DriverOutput::Packet { to, bytes } => {
+                CoreOutput::Packet { to, bytes } => {
                     // A failed send is a lost datagram, which the protocol
                     // tolerates by design.
                     let _ = self.udp.send_to(&bytes, to).await;
                 }
-                DriverOutput::PushPull {
+                CoreOutput::PushPull {
                     to,
                     bytes,
                     join: is_join,
@@ -575,7 +496,7 @@ impl<C: DriverCore> Driver<C> {
                     let deadline = TokioInstant::now() + self.core.tcp_timeout();
                     tokio::spawn(exchange(to, bytes, kind, deadline, self.io_tx.clone()));
                 }
-                DriverOutput::StreamPing {
+                CoreOutput::StreamPing {
                     to,
                     bytes,
                     deadline,
@@ -589,16 +510,16 @@ impl<C: DriverCore> Driver<C> {
                         self.io_tx.clone(),
                     ));
                 }
-                DriverOutput::Event(e) => {
+                CoreOutput::Event(e) => {
                     let _ = self.event_tx.send(e);
                 }
-                DriverOutput::LeaveComplete => {
+                CoreOutput::LeaveComplete => {
                     for tx in self.leave_waiters.drain(..) {
                         let _ = tx.send(());
                     }
                 }
-                DriverOutput::Shutdown => self.stopped = true,
-                DriverOutput::Ignore => {}
+                CoreOutput::Shutdown => self.stopped = true,
+                CoreOutput::UserData(_) | CoreOutput::Ignore => {}
             }
         }
     }

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{DriverCore, DriverOutput, NetError, Running};
+use super::{DriverCore, NetError, Running};
+use crate::core::{Core, CoreOutput};
 use crate::memberlist::StreamOutcome;
 use crate::serf::{
-    Coordinate, Event, KeyOp, KeyReport, Member, Output, QueryId, QueryParams, Serf, SerfConfig,
+    Coordinate, Event, KeyOp, KeyReport, Member, QueryId, QueryParams, Serf, SerfConfig,
 };
 use crate::Instant;
 
@@ -101,57 +102,42 @@ impl SerfCore {
     }
 }
 
-impl DriverCore for SerfCore {
+impl Core for SerfCore {
     type Event = Event;
-    fn tcp_timeout(&self) -> Duration {
-        self.serf.config().memberlist.tcp_timeout
-    }
     fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        // Dropped packets are counted in the core's stats.
-        let _ = self.serf.handle_packet(now, from, bytes);
+        Core::handle_packet(&mut self.serf, now, from, bytes)
     }
     fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome {
-        self.serf.handle_stream(now, from, bytes)
+        Core::handle_stream(&mut self.serf, now, from, bytes)
     }
     fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
-        matches!(
-            self.serf.handle_push_pull_reply(now, from, bytes),
-            Ok(StreamOutcome::Done)
-        )
+        Core::handle_push_pull_reply(&mut self.serf, now, from, bytes)
     }
     fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
-        matches!(
-            self.serf.handle_stream_ping_reply(now, from, bytes),
-            Ok(StreamOutcome::Done)
-        )
+        Core::handle_stream_ping_reply(&mut self.serf, now, from, bytes)
     }
     fn tick(&mut self, now: Instant) {
-        self.serf.tick(now)
+        Core::tick(&mut self.serf, now)
     }
     fn poll_timeout(&self) -> Option<Instant> {
-        self.serf.poll_timeout()
+        Core::poll_timeout(&self.serf)
     }
-    fn poll_output(&mut self) -> Option<DriverOutput<Event>> {
-        let out = self.serf.poll_output()?;
-        Some(match out {
-            Output::Packet { to, bytes } => DriverOutput::Packet { to, bytes },
-            Output::PushPull { to, bytes, join } => DriverOutput::PushPull { to, bytes, join },
-            Output::StreamPing {
-                to,
-                bytes,
-                deadline,
-            } => DriverOutput::StreamPing {
-                to,
-                bytes,
-                deadline,
+    /// The Serf core's outputs, with its events routed: answers to this
+    /// node's own queries go to their streams, the rest to the event channel.
+    fn poll_output(&mut self) -> Option<CoreOutput<Event>> {
+        Some(match Core::poll_output(&mut self.serf)? {
+            CoreOutput::Event(e) => match self.route(e) {
+                Some(e) => CoreOutput::Event(e),
+                None => CoreOutput::Ignore,
             },
-            Output::Event(e) => match self.route(e) {
-                Some(e) => DriverOutput::Event(e),
-                None => DriverOutput::Ignore,
-            },
-            Output::LeaveComplete => DriverOutput::LeaveComplete,
-            Output::Shutdown => DriverOutput::Shutdown,
+            other => other,
         })
+    }
+}
+
+impl DriverCore for SerfCore {
+    fn tcp_timeout(&self) -> Duration {
+        self.serf.config().memberlist.tcp_timeout
     }
 }
 

@@ -26,7 +26,8 @@ use rand::SeedableRng;
 
 pub use network::{LinkConfig, Network};
 
-use crate::memberlist::{Config, ConfigError, Memberlist, NodeEvent, Output, StreamOutcome};
+use crate::core::{Core, CoreOutput};
+use crate::memberlist::{Config, ConfigError, Memberlist, StreamOutcome};
 use crate::serf::{Serf, SerfConfig};
 use crate::Instant;
 use clock::Timeline;
@@ -125,66 +126,16 @@ enum Event {
     },
 }
 
-/// What a simulated core asks of the network (or reports), one at a time.
-#[derive(Debug)]
-pub enum SimOutput<E> {
-    /// Send a datagram.
-    Packet {
-        /// Destination.
-        to: SocketAddr,
-        /// The datagram.
-        bytes: Vec<u8>,
-    },
-    /// Start a push/pull exchange.
-    PushPull {
-        /// Destination.
-        to: SocketAddr,
-        /// The request.
-        bytes: Vec<u8>,
-    },
-    /// Start a TCP fallback ping.
-    StreamPing {
-        /// Destination.
-        to: SocketAddr,
-        /// The request.
-        bytes: Vec<u8>,
-    },
-    /// An event to record.
-    Event(E),
-    /// A user message the core received but does not handle itself (a bare
-    /// memberlist), which the simulator may re-gossip.
-    UserData(Vec<u8>),
-    /// The leave has been fully gossiped.
-    LeaveComplete,
-    /// Nothing for the simulator.
-    Ignore,
-}
-
 /// A core the simulator can run: a bare [`Memberlist`], or a [`Serf`] on top
-/// of one.
-pub trait SimCore: Sized {
+/// of one. The network side is [`Core`]'s; this adds what a simulation needs
+/// to create, join, stop and restart nodes.
+pub trait SimCore: Core + Sized {
     /// Its configuration.
     type Config;
-    /// The events it reports.
-    type Event: std::fmt::Debug;
     /// A fresh core.
     fn create(config: Self::Config, now: Instant) -> Result<Self, ConfigError>;
     /// The memberlist underneath.
     fn memberlist(&self) -> &Memberlist;
-    /// A received datagram.
-    fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]);
-    /// A received stream.
-    fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome;
-    /// The answer to a push/pull this core asked for; true if it completed.
-    fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool;
-    /// The answer to a TCP ping this core asked for; true if it completed.
-    fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool;
-    /// Timers.
-    fn tick(&mut self, now: Instant);
-    /// When to tick next.
-    fn poll_timeout(&self) -> Option<Instant>;
-    /// The next output.
-    fn poll_output(&mut self) -> Option<SimOutput<Self::Event>>;
     /// Join through `addrs`.
     fn join(&mut self, now: Instant, addrs: &[SocketAddr]);
     /// Leave gracefully.
@@ -195,55 +146,13 @@ pub trait SimCore: Sized {
     fn restart_config(config: &mut Self::Config, incarnation: u32);
 }
 
-fn map_memberlist_output<E>(out: Output, event: impl FnOnce(NodeEvent) -> E) -> SimOutput<E> {
-    match out {
-        Output::Packet { to, bytes } => SimOutput::Packet { to, bytes },
-        Output::PushPull { to, bytes, .. } => SimOutput::PushPull { to, bytes },
-        Output::StreamPing { to, bytes, .. } => SimOutput::StreamPing { to, bytes },
-        Output::Event(e) => SimOutput::Event(event(e)),
-        Output::UserData { bytes, .. } => SimOutput::UserData(bytes),
-        Output::LeaveComplete => SimOutput::LeaveComplete,
-        Output::RemoteState { .. } | Output::PingComplete { .. } => SimOutput::Ignore,
-    }
-}
-
 impl SimCore for Memberlist {
     type Config = Config;
-    type Event = NodeEvent;
     fn create(config: Config, now: Instant) -> Result<Self, ConfigError> {
         Memberlist::new(config, now)
     }
     fn memberlist(&self) -> &Memberlist {
         self
-    }
-    fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        // A dropped packet is the core's business; the simulation carries on
-        // as a real network would.
-        let _ = Memberlist::handle_packet(self, now, from, bytes);
-    }
-    fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome {
-        Memberlist::handle_stream(self, now, from, bytes)
-    }
-    fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
-        matches!(
-            Memberlist::handle_push_pull_reply(self, now, from, bytes),
-            Ok(StreamOutcome::Done)
-        )
-    }
-    fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
-        matches!(
-            Memberlist::handle_stream_ping_reply(self, now, from, bytes),
-            Ok(StreamOutcome::Done)
-        )
-    }
-    fn tick(&mut self, now: Instant) {
-        Memberlist::tick(self, now)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Memberlist::poll_timeout(self)
-    }
-    fn poll_output(&mut self) -> Option<SimOutput<NodeEvent>> {
-        Memberlist::poll_output(self).map(|o| map_memberlist_output(o, |e| e))
     }
     fn join(&mut self, now: Instant, addrs: &[SocketAddr]) {
         Memberlist::join(self, now, addrs)
@@ -263,7 +172,6 @@ impl SimCore for Memberlist {
 
 impl SimCore for Serf {
     type Config = SerfConfig;
-    type Event = crate::serf::Event;
     fn create(config: SerfConfig, now: Instant) -> Result<Self, ConfigError> {
         // Serf's own settings are checked by the tests that set them; only
         // memberlist's reach the simulator's signature.
@@ -274,41 +182,6 @@ impl SimCore for Serf {
     }
     fn memberlist(&self) -> &Memberlist {
         Serf::memberlist(self)
-    }
-    fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        let _ = Serf::handle_packet(self, now, from, bytes);
-    }
-    fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome {
-        Serf::handle_stream(self, now, from, bytes)
-    }
-    fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
-        matches!(
-            Serf::handle_push_pull_reply(self, now, from, bytes),
-            Ok(StreamOutcome::Done)
-        )
-    }
-    fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
-        matches!(
-            Serf::handle_stream_ping_reply(self, now, from, bytes),
-            Ok(StreamOutcome::Done)
-        )
-    }
-    fn tick(&mut self, now: Instant) {
-        Serf::tick(self, now)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Serf::poll_timeout(self)
-    }
-    fn poll_output(&mut self) -> Option<SimOutput<crate::serf::Event>> {
-        use crate::serf::Output as S;
-        Serf::poll_output(self).map(|o| match o {
-            S::Packet { to, bytes } => SimOutput::Packet { to, bytes },
-            S::PushPull { to, bytes, .. } => SimOutput::PushPull { to, bytes },
-            S::StreamPing { to, bytes, .. } => SimOutput::StreamPing { to, bytes },
-            S::Event(e) => SimOutput::Event(e),
-            S::LeaveComplete => SimOutput::LeaveComplete,
-            S::Shutdown => SimOutput::Ignore,
-        })
     }
     fn join(&mut self, now: Instant, addrs: &[SocketAddr]) {
         let _ = Serf::join(self, now, addrs, false);
@@ -712,7 +585,7 @@ impl<C: SimCore> Sim<C> {
     fn flush(&mut self, i: usize) {
         while let Some(out) = self.nodes[i].core.poll_output() {
             match out {
-                SimOutput::Packet { to, bytes } => {
+                CoreOutput::Packet { to, bytes } => {
                     self.stats.packets_sent += 1;
                     let Some(&j) = self.by_addr.get(&to) else {
                         self.stats.packets_dropped += 1;
@@ -732,18 +605,18 @@ impl<C: SimCore> Sim<C> {
                         },
                     );
                 }
-                SimOutput::PushPull { to, bytes } => {
+                CoreOutput::PushPull { to, bytes, .. } => {
                     self.open_stream(i, to, StreamKind::PushPull, bytes)
                 }
-                SimOutput::StreamPing { to, bytes } => {
+                CoreOutput::StreamPing { to, bytes, .. } => {
                     self.open_stream(i, to, StreamKind::Ping, bytes)
                 }
-                SimOutput::Event(e) => {
+                CoreOutput::Event(e) => {
                     if self.config.record_events {
                         self.nodes[i].events.push((self.now, e));
                     }
                 }
-                SimOutput::UserData(bytes) => {
+                CoreOutput::UserData(bytes) => {
                     let now = self.now;
                     let node = &mut self.nodes[i];
                     if !node.user_seen.contains_key(&bytes) {
@@ -753,8 +626,8 @@ impl<C: SimCore> Sim<C> {
                         }
                     }
                 }
-                SimOutput::LeaveComplete => self.nodes[i].leave_complete = Some(self.now),
-                SimOutput::Ignore => {}
+                CoreOutput::LeaveComplete => self.nodes[i].leave_complete = Some(self.now),
+                CoreOutput::Shutdown | CoreOutput::Ignore => {}
             }
         }
         let node = &mut self.nodes[i];
