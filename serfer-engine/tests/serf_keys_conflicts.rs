@@ -1,7 +1,8 @@
-//! Serf features on the simulator: name-conflict
-//! resolution as the contested node, key management by internal queries, and
-//! Vivaldi coordinates carried in acks. Bounds are derived in comments from
-//! the LAN profile (gossip 200 ms, probe 1 s) and Serf's defaults.
+//! Serf features on the simulator: name-conflict resolution as the contested
+//! node, key management by internal queries (and the keyring changes it
+//! reports), and Vivaldi coordinates carried in acks. Bounds are derived in
+//! comments from the LAN profile (gossip 200 ms, probe 1 s) and Serf's
+//! defaults.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -108,6 +109,18 @@ fn key_report(sim: &Sim<Serf>, i: usize, id: QueryId) -> Option<KeyReport> {
     })
 }
 
+/// The keyrings node `i` reported as changed, in order.
+fn keyring_changes(sim: &Sim<Serf>, i: usize) -> Vec<Vec<Vec<u8>>> {
+    sim.node(i)
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::KeyringChanged { keys } => Some(keys.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn run_key_op(sim: &mut Sim<Serf>, op: KeyOp) -> KeyReport {
     let id = sim
         .with_core(0, |c, now| c.key_query(now, op, 0))
@@ -159,6 +172,16 @@ fn key_rotation_by_internal_queries() {
         let ring = sim.core(i).memberlist().keyring();
         assert_eq!(ring.keys(), std::slice::from_ref(&k2), "node {i}");
     }
+    // Every node reported each change of its keyring, primary first, so a
+    // driver can persist it as Go's keyring file.
+    let expected = vec![
+        vec![k1.clone(), k2.clone()],
+        vec![k2.clone(), k1.clone()],
+        vec![k2.clone()],
+    ];
+    for i in 0..n {
+        assert_eq!(keyring_changes(&sim, i), expected, "node {i}");
+    }
     let list = run_key_op(&mut sim, KeyOp::List);
     assert_eq!(list.keys, BTreeMap::from([(base64_encode(&k2), n)]));
     assert_eq!(list.primary_keys, BTreeMap::from([(base64_encode(&k2), n)]));
@@ -173,6 +196,10 @@ fn key_rotation_by_internal_queries() {
         .messages
         .values()
         .all(|m| m == "Removing the primary key is not allowed"));
+    // Neither a list nor a refused operation is a change.
+    for i in 0..n {
+        assert_eq!(keyring_changes(&sim, i).len(), 3, "node {i}");
+    }
     // Still talking: the cluster stays converged under the new key.
     sim.run_for(SECS(10));
     assert!(all_alive(&sim, &all));

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Mutex};
 
-use crate::config::{default_name, Config, Profile, Wire, DEFAULT_PORT};
+use crate::config::{default_name, Config, Engine, Profile, Wire, DEFAULT_PORT};
 #[cfg(feature = "unstable-engine")]
-use crate::engine::EngineOptions;
-use crate::engine::{self, Serf, MAX_EVENT_SIZE};
+use crate::engine::{EngineOptions, NativeOptions};
+use crate::engine::{self, MAX_EVENT_SIZE};
 use crate::error::Error;
 use crate::event_script::EventScript;
 use crate::extract::{ForMember, ForQuery, ForUserEvent};
@@ -61,6 +61,9 @@ pub struct NodeBuilder {
     states: StateMap,
     problems: Vec<Error>,
     engine_tweak: Option<engine::Tweak>,
+    native_tweak: Option<engine::NativeTweak>,
+    /// Whether the wire was chosen (the native engine refuses serf-rs's).
+    wire_given: bool,
     keyring_file: Option<PathBuf>,
     tags_file: Option<PathBuf>,
     event_scripts: Vec<EventScript>,
@@ -87,6 +90,8 @@ impl NodeBuilder {
             states: StateMap::default(),
             problems: Vec::new(),
             engine_tweak: None,
+            native_tweak: None,
+            wire_given: false,
             keyring_file: None,
             tags_file: None,
             event_scripts: Vec::new(),
@@ -237,6 +242,15 @@ impl NodeBuilder {
     /// the same one.
     pub fn wire(mut self, wire: Wire) -> Self {
         self.cfg.wire = wire;
+        self.wire_given = true;
+        self
+    }
+
+    /// The gossip engine (default [`Engine::SerfRs`]). [`Engine::Native`]
+    /// speaks HashiCorp's wire; choosing it with [`Wire::SerfRs`] is an error
+    /// at start.
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.cfg.engine = engine;
         self
     }
 
@@ -303,6 +317,19 @@ impl NodeBuilder {
         f: impl Fn(EngineOptions) -> EngineOptions + Send + Sync + 'static,
     ) -> Self {
         self.engine_tweak = Some(Arc::new(f));
+        self
+    }
+
+    /// Escape hatch for the native engine ([`Engine::Native`]): adjust the
+    /// Serf and memberlist settings Serfer built, just before start. Outside
+    /// Serfer's guarantees, like [`engine_options`](Self::engine_options), and
+    /// only with the feature `unstable-engine`.
+    #[cfg(feature = "unstable-engine")]
+    pub fn native_options(
+        mut self,
+        f: impl Fn(NativeOptions) -> NativeOptions + Send + Sync + 'static,
+    ) -> Self {
+        self.native_tweak = Some(Arc::new(f));
         self
     }
 
@@ -450,6 +477,16 @@ impl NodeBuilder {
                 self.cfg.max_event_size
             )));
         }
+        if self.cfg.engine == Engine::Native {
+            if self.wire_given && self.cfg.wire == Wire::SerfRs {
+                return Err(Error::Config(
+                    "the native engine speaks HashiCorp's wire only: leave out the wire \
+                     `serf-rs`, or use the serf-rs engine"
+                        .into(),
+                ));
+            }
+            self.cfg.wire = Wire::HashiCorp;
+        }
         if self.cfg.event_buffer_size == 0 {
             return Err(Error::Config("event_buffer_size must be at least 1".into()));
         }
@@ -466,46 +503,29 @@ impl NodeBuilder {
         let cfg = self.cfg;
         let name = cfg.name.clone().unwrap_or_else(default_name);
 
-        let (producer, subscriber) = serf::event::EventProducer::unbounded();
-        let mut opts = engine::options(&cfg, self.engine_tweak.as_ref())?;
-        if let Some(path) = &self.keyring_file {
-            // serf-rs rewrites it on every key change, as Go's Serf does.
-            opts = opts.with_keyring_file(Some(path.clone()));
-        }
-        if let Some(n) = self.query_size_limit {
-            opts = opts.with_query_size_limit(n);
-        }
-        if let Some(n) = self.query_response_size_limit {
-            opts = opts.with_query_response_size_limit(n);
-        }
-        // The escape hatch may have changed it; errors must name the real one.
-        let query_size_limit = opts.query_size_limit();
-        let transport = engine::transport_options(&cfg, &name);
-        // The HashiCorp wire's keyring, handed over to the engine's once it exists.
-        let wire_keys = transport.hashicorp.as_ref().map(|h| h.keys.clone());
-        let serf: Serf = Serf::with_event_producer(transport, opts, producer)
-            .await
-            .map_err(|e| match engine::bind_failure(&e) {
-                Some(source) => Error::Bind {
-                    addr: cfg.bind,
-                    source,
-                },
-                None => Error::engine("starting the node", e),
-            })?;
-        if let Some(keys) = wire_keys {
-            engine::follow_engine_keyring(&serf, &keys);
-        }
-        let addr = *serf.advertise_node().address();
+        let started = engine::start(
+            &cfg,
+            engine::StartOptions {
+                name: name.clone(),
+                keyring_file: self.keyring_file.clone(),
+                query_size_limit: self.query_size_limit,
+                query_response_size_limit: self.query_response_size_limit,
+                tweak: self.engine_tweak.clone(),
+                native_tweak: self.native_tweak.clone(),
+            },
+        )
+        .await?;
+        let addr = started.addr;
         let (lifecycle, _) = watch::channel(Lifecycle::Running);
         let node = Node {
             inner: Arc::new(NodeInner {
-                serf: serf.clone(),
+                engine: started.handle.clone(),
                 name,
                 addr,
                 max_event_size: cfg.max_event_size,
                 wire: cfg.wire,
                 query_timeout: cfg.query_timeout,
-                query_size_limit,
+                query_size_limit: started.query_size_limit,
                 lifecycle,
                 query_lock: Mutex::new(()),
                 pacer: crate::pacing::Pacer::new(cfg.event_buffer_size, cfg.event_queue_wait),
@@ -519,7 +539,7 @@ impl NodeBuilder {
             crate::event_script::spawn(&node, Arc::from(self.event_scripts));
         }
         tokio::spawn(crate::dispatch::run(
-            subscriber,
+            started.events,
             router,
             node.downgrade(),
             cfg.coalesce,
@@ -553,7 +573,7 @@ impl NodeBuilder {
         }
 
         if !cfg.join.is_empty() {
-            if let Err(e) = join(&serf, &cfg.join, !cfg.replay_old_events).await {
+            if let Err(e) = join(&started.handle, &cfg.join, !cfg.replay_old_events).await {
                 let _ = node.shutdown().await;
                 return Err(e);
             }
@@ -562,14 +582,14 @@ impl NodeBuilder {
     }
 }
 
-/// Reports an engine that stops without being asked (serf-rs shuts itself down when
-/// it loses a node-name conflict, saying so only in a log line).
+/// Reports an engine that stops without being asked (both shut themselves down when
+/// they lose a node-name conflict; serf-rs says so only in a log line).
 fn watch_engine(node: &Node) {
-    let rx = node.inner.serf.shutdown_rx();
+    let stopped = node.inner.engine.stopped();
     let weak = node.downgrade();
     let name = node.name().to_owned();
     tokio::spawn(async move {
-        let _ = rx.recv().await;
+        stopped.await;
         if let Some(node) = weak.upgrade() {
             let reason = format!(
                 "the engine shut down unasked; most likely another live node is also named `{name}`"

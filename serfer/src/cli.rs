@@ -23,6 +23,7 @@
 //! | `--snapshot PATH` | `SERFER_SNAPSHOT` | `snapshot_path` | snapshot file |
 //! | `--profile lan\|wan\|local` | `SERFER_PROFILE` | `profile` | failure-detection timing |
 //! | `--wire serf-rs\|hashicorp` | `SERFER_WIRE` | `wire` | gossip wire format; `hashicorp` to join `serf agent`s |
+//! | `--engine serf-rs\|native` | `SERFER_ENGINE` | `engine` | gossip engine; `native` is Serfer's own, on HashiCorp's wire |
 //! | `--max-event-size BYTES` | `SERFER_MAX_EVENT_SIZE` | `user_event_size_limit` | user-event size limit (default 512) |
 //! | `--query-size-limit BYTES` | `SERFER_QUERY_SIZE_LIMIT` | `query_size_limit` | largest query sent (default 1024) |
 //! | `--query-response-size-limit BYTES` | `SERFER_QUERY_RESPONSE_SIZE_LIMIT` | `query_response_size_limit` | largest query response sent (default 1024) |
@@ -47,7 +48,7 @@ use clap::Parser;
 use crate::agent::config_file::{self, Layer};
 use crate::agent::settings::Settings;
 use crate::agent::{logging, one_line, SettingsError};
-use crate::{Node, NodeBuilder, Profile, Wire};
+use crate::{Engine, Node, NodeBuilder, Profile, Wire};
 
 /// The command-line settings of a node started by [`run!`](crate::run).
 ///
@@ -113,6 +114,10 @@ pub struct Args {
     /// `serf agent`. Every node of a cluster must speak the same one [default: serf-rs].
     #[arg(long, env = "SERFER_WIRE", value_name = "WIRE")]
     pub wire: Option<Wire>,
+    /// Gossip engine: serf-rs, or native (Serfer's own, which speaks
+    /// HashiCorp's wire) [default: serf-rs].
+    #[arg(long, env = "SERFER_ENGINE", value_name = "ENGINE")]
+    pub engine: Option<Engine>,
     /// The user-event size limit in bytes, name plus payload (at most 1024) [default: 512].
     #[arg(long, env = "SERFER_MAX_EVENT_SIZE", value_name = "BYTES")]
     pub max_event_size: Option<usize>,
@@ -219,6 +224,7 @@ impl Args {
             snapshot: self.snapshot.clone(),
             profile: self.profile,
             wire: self.wire,
+            engine: self.engine,
             max_event_size: self.max_event_size,
             query_size_limit: self.query_size_limit,
             query_response_size_limit: self.query_response_size_limit,

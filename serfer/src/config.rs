@@ -97,6 +97,56 @@ impl std::fmt::Display for Wire {
     }
 }
 
+/// The gossip engine that runs a node.
+///
+/// Both speak Serf: membership, failure detection, user events, queries,
+/// tags, encryption and key rotation, behind the same [`Node`](crate::Node)
+/// API and handlers. serf-rs (the `serf` crate) is the default. The native
+/// engine is Serfer's own (`serfer-engine`): Go's memberlist and Serf written
+/// from their behaviour, speaking HashiCorp's wire without translation. It
+/// implies [`Wire::HashiCorp`]; `docs/engine.md` lists what it does not do
+/// yet (snapshots, an advertise address other than the bound one).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), serfer::Error> {
+/// let node = serfer::Node::builder()
+///     .engine(serfer::Engine::Native)
+///     .bind("127.0.0.1:7946")
+///     .start()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// serf-rs 0.5.2 (the default), on the wire chosen with [`Wire`].
+    #[default]
+    SerfRs,
+    /// Serfer's own engine, on HashiCorp's wire.
+    Native,
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "serf-rs" => Ok(Engine::SerfRs),
+            "native" => Ok(Engine::Native),
+            other => Err(format!(
+                "unknown engine `{other}`, expected one of: serf-rs, native"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Engine::SerfRs => "serf-rs",
+            Engine::Native => "native",
+        })
+    }
+}
+
 /// Everything a node is started with (the builder's fields, resolved).
 #[derive(Clone)]
 pub(crate) struct Config {
@@ -108,6 +158,7 @@ pub(crate) struct Config {
     pub(crate) tags: BTreeMap<String, String>,
     pub(crate) profile: Profile,
     pub(crate) wire: Wire,
+    pub(crate) engine: Engine,
     pub(crate) snapshot: Option<PathBuf>,
     pub(crate) max_event_size: usize,
     pub(crate) event_buffer_size: usize,
@@ -128,6 +179,7 @@ impl Default for Config {
             tags: BTreeMap::new(),
             profile: Profile::Lan,
             wire: Wire::SerfRs,
+            engine: Engine::SerfRs,
             snapshot: None,
             max_event_size: 512,
             event_buffer_size: 512,
@@ -154,6 +206,19 @@ pub(crate) fn default_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn engine_names_round_trip_and_unknown_ones_are_explained() {
+        for engine in [Engine::SerfRs, Engine::Native] {
+            assert_eq!(engine.to_string().parse::<Engine>(), Ok(engine));
+        }
+        assert_eq!(Engine::default(), Engine::SerfRs);
+        let err = "go".parse::<Engine>().unwrap_err();
+        assert!(
+            err.contains("`go`") && err.contains("serf-rs, native"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn wire_names_round_trip_and_unknown_ones_are_explained() {

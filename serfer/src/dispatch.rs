@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 
-use crate::engine::{self, Event, EventSubscriber, QueryEvent};
+use crate::engine::{EngineEvent, Events, ReceivedQuery};
 use crate::event::{Incoming, Tapped};
 use crate::extract::Context;
 use crate::node::{Node, WeakNode};
 use crate::registry::{Route, Router};
 use crate::target;
 
-fn tap(node: &Node, incoming: &Arc<Incoming>, query: Option<&QueryEvent>) {
+fn tap(node: &Node, incoming: &Arc<Incoming>, query: Option<&ReceivedQuery>) {
     if node.inner.tap.receiver_count() > 0 {
         let _ = node.inner.tap.send(Tapped {
             incoming: incoming.clone(),
@@ -26,43 +26,46 @@ fn tap(node: &Node, incoming: &Arc<Incoming>, query: Option<&QueryEvent>) {
 
 /// Runs until the engine closes its event channel (at shutdown).
 ///
-/// The engine's subscriber is unbounded and this loop never awaits a handler:
+/// The engine's events are unbounded and this loop never awaits a handler:
 /// serf-rs stalls its event processing, `user_event()` and `shutdown()` when a
 /// bounded subscriber is not drained.
 pub(crate) async fn run(
-    events: EventSubscriber,
+    mut events: Events,
     router: Arc<Router>,
     node: WeakNode,
     coalesce: Option<Duration>,
 ) {
     let coalescer = coalesce.map(|period| Arc::new(Coalescer::new(period)));
-    while let Ok(event) = events.recv().await {
+    while let Some(event) = events.recv().await {
         let Some(node) = node.upgrade() else { break };
         match event {
-            Event::User(msg) => {
+            EngineEvent::User {
+                name,
+                ltime,
+                coalesce,
+                payload,
+            } => {
                 let incoming = Arc::new(Incoming::User {
-                    name: Arc::from(msg.name().as_str()),
-                    ltime: u64::from(msg.ltime()),
-                    coalesce: msg.cc(),
-                    payload: engine::strip_trailer(msg.payload()),
+                    name: Arc::from(name),
+                    ltime,
+                    coalesce,
+                    payload,
                 });
                 tap(&node, &incoming, None);
                 match &coalescer {
-                    Some(c) if msg.cc() => c.offer(incoming, node, router.clone()),
+                    Some(c) if coalesce => c.offer(incoming, node, router.clone()),
                     _ => dispatch_user(&router, node, incoming),
                 }
             }
-            Event::Member(ev) => {
-                let kind = engine::member_event_kind(ev.ty());
-                let members: Arc<[crate::Member]> =
-                    ev.members().iter().map(engine::member).collect();
+            EngineEvent::Member { kind, members } => {
+                let members: Arc<[crate::Member]> = members.into();
                 let incoming = Arc::new(Incoming::Member { kind, members });
                 tap(&node, &incoming, None);
                 for route in router.member_routes(kind) {
                     invoke(route, &node, incoming.clone(), None);
                 }
             }
-            Event::Query(q) => dispatch_query(&router, node, q).await,
+            EngineEvent::Query(q) => dispatch_query(&router, node, q).await,
         }
     }
     tracing::debug!("event dispatch stopped");
@@ -99,25 +102,30 @@ fn dispatch_to(routes: Vec<&Route>, node: &Node, incoming: &Arc<Incoming>) {
     }
 }
 
-async fn dispatch_query(router: &Router, node: Node, q: QueryEvent) {
-    let name = q.name().as_str();
-    let route = router.query_route(name);
+async fn dispatch_query(router: &Router, node: Node, q: ReceivedQuery) {
+    let route = router.query_route(&q.name);
     if route.is_none() && node.inner.tap.receiver_count() == 0 {
-        tracing::debug!(query = name, "no handler for query");
+        tracing::debug!(query = &*q.name, "no handler for query");
         return;
     }
-    // serf-rs does not pass the asker's timeout on; the deadline is this node's default.
-    let deadline = Instant::now()
-        + node
-            .inner
-            .query_timeout
-            .unwrap_or(node.inner.serf.default_query_timeout().await);
+    // serf-rs does not pass the asker's timeout on; the deadline is then this
+    // node's default.
+    let deadline = match q.deadline {
+        Some(d) => d,
+        None => {
+            Instant::now()
+                + match node.inner.query_timeout {
+                    Some(t) => t,
+                    None => node.inner.engine.default_query_timeout().await,
+                }
+        }
+    };
     let incoming = Arc::new(Incoming::Query {
-        name: Arc::from(name),
-        ltime: u64::from(q.lamport_time()),
-        from: Arc::from(q.from().id().as_str()),
+        name: q.name.clone(),
+        ltime: q.ltime,
+        from: q.from.clone(),
         deadline,
-        payload: q.payload().clone(),
+        payload: q.payload.clone(),
     });
     tap(&node, &incoming, Some(&q));
     if let Some(route) = route {
@@ -126,7 +134,7 @@ async fn dispatch_query(router: &Router, node: Node, q: QueryEvent) {
 }
 
 /// Calls one handler in its own task; logs decode failures, errors and panics.
-fn invoke(route: &Route, node: &Node, incoming: Arc<Incoming>, query: Option<QueryEvent>) {
+fn invoke(route: &Route, node: &Node, incoming: Arc<Incoming>, query: Option<ReceivedQuery>) {
     let label = route.label.clone();
     let event = incoming.name().to_owned();
     let cx = Context {

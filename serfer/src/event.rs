@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::engine::QueryEvent;
+use crate::engine::ReceivedQuery;
 use crate::error::Error;
 use crate::member::{Member, MemberEventKind};
 
@@ -46,7 +46,7 @@ impl Incoming {
 #[derive(Clone)]
 pub(crate) struct Tapped {
     pub(crate) incoming: Arc<Incoming>,
-    pub(crate) query: Option<QueryEvent>,
+    pub(crate) query: Option<ReceivedQuery>,
 }
 
 /// Checks a user-event or query name before it is registered or sent.

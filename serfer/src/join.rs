@@ -3,10 +3,8 @@
 
 use std::net::SocketAddr;
 
-use serf::types::MaybeResolvedAddress;
-
 use crate::config::DEFAULT_PORT;
-use crate::engine::Serf;
+use crate::engine::Handle;
 use crate::error::{Error, JoinAttempt};
 
 /// Parses `ip:port` or `ip` (a bind or advertise address must be an IP).
@@ -53,27 +51,31 @@ pub(crate) async fn resolve(text: &str) -> Result<SocketAddr, Error> {
 /// that, each other key is tried as the primary in turn (the node is alone until it
 /// joins, so this changes nothing for anyone else), so that a node holding any one
 /// of the cluster's keys can join, as Go Serfer promised.
-pub(crate) async fn join(serf: &Serf, addrs: &[String], ignore_old: bool) -> Result<usize, Error> {
-    let first = join_once(serf, addrs, ignore_old).await;
+pub(crate) async fn join(
+    engine: &Handle,
+    addrs: &[String],
+    ignore_old: bool,
+) -> Result<usize, Error> {
+    let first = join_once(engine, addrs, ignore_old).await;
     let Err(first_err) = first else { return first };
-    let Some(ring) = serf.memberlist().keyring() else {
+    let keys = engine.local_keys().await;
+    let Some((primary, others)) = keys.split_first() else {
         return Err(first_err);
     };
-    let primary = ring.primary_key();
-    for key in ring.keys().filter(|k| *k != primary).collect::<Vec<_>>() {
-        if ring.use_key(key.as_ref()).is_err() {
+    for key in others {
+        if !engine.use_local_key(key).await {
             continue;
         }
-        if let Ok(n) = join_once(serf, addrs, ignore_old).await {
+        if let Ok(n) = join_once(engine, addrs, ignore_old).await {
             tracing::info!("joined with a secondary key, which is now this node's primary");
             return Ok(n);
         }
     }
-    let _ = ring.use_key(primary.as_ref());
+    engine.use_local_key(primary).await;
     Err(first_err)
 }
 
-async fn join_once(serf: &Serf, addrs: &[String], ignore_old: bool) -> Result<usize, Error> {
+async fn join_once(engine: &Handle, addrs: &[String], ignore_old: bool) -> Result<usize, Error> {
     let mut attempts = Vec::new();
     let mut joined = 0;
     for text in addrs {
@@ -87,14 +89,11 @@ async fn join_once(serf: &Serf, addrs: &[String], ignore_old: bool) -> Result<us
                 continue;
             }
         };
-        match serf
-            .join(MaybeResolvedAddress::Resolved(addr), ignore_old)
-            .await
-        {
-            Ok(_) => joined += 1,
+        match engine.join(addr, ignore_old).await {
+            Ok(()) => joined += 1,
             Err(e) => attempts.push(JoinAttempt {
                 address: text.clone(),
-                error: Box::new(Error::engine("joining", e)),
+                error: Box::new(e),
             }),
         }
     }

@@ -63,19 +63,6 @@ impl Key {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
-
-    pub(crate) fn to_engine(&self) -> serf::types::SecretKey {
-        let b = &self.0;
-        match b.len() {
-            16 => serf::types::SecretKey::Aes128(b[..].try_into().expect("length checked")),
-            24 => serf::types::SecretKey::Aes192(b[..].try_into().expect("length checked")),
-            _ => serf::types::SecretKey::Aes256(b[..].try_into().expect("length checked")),
-        }
-    }
-
-    pub(crate) fn from_engine(key: &serf::types::SecretKey) -> Key {
-        Key(key.as_ref().to_vec())
-    }
 }
 
 impl std::fmt::Display for Key {
@@ -116,7 +103,6 @@ mod tests {
         for n in [16, 24, 32] {
             let k = Key::from_bytes(vec![7; n]).unwrap();
             assert_eq!(Key::parse(&k.to_string()).unwrap(), k);
-            assert_eq!(Key::from_engine(&k.to_engine()), k);
         }
         let err = Key::from_bytes(vec![1; 17]).unwrap_err();
         assert!(err.to_string().contains("17 bytes"), "{err}");

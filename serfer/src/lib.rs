@@ -49,7 +49,8 @@
 //!
 //! Serf's agent RPC is served by a node with [`NodeBuilder::rpc`]; its client is
 //! the `serfer-rpc` crate, HashiCorp's gossip-wire codec the `serfer-wire` crate.
-//! The gossip engine is serf-rs (`serf` 0.5.2), kept behind Serfer's own types.
+//! The gossip engine is serf-rs (`serf` 0.5.2) by default, or Serfer's own
+//! ([`Engine::Native`], the `serfer-engine` crate), kept behind Serfer's own types.
 
 #![warn(missing_docs)]
 
@@ -88,10 +89,10 @@ pub mod testing;
 pub mod __private;
 
 pub use builder::NodeBuilder;
-pub use config::{Profile, Wire, DEFAULT_PORT};
+pub use config::{Engine, Profile, Wire, DEFAULT_PORT};
 pub use discovery::discovered;
 #[cfg(feature = "unstable-engine")]
-pub use engine::EngineOptions;
+pub use engine::{EngineOptions, NativeOptions};
 pub use engine::MAX_EVENT_SIZE;
 pub use error::{Error, JoinAttempt, PayloadError, Result};
 pub use extract::{MemberEvent, Query, State, UserEvent};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Mutex};
 
-use crate::engine::{self, Serf};
+use crate::engine::{self, QueryParams, QueryRefused};
 use crate::error::Error;
 use crate::event::{check_name, Tapped};
 use crate::keys::Key;
@@ -27,7 +27,7 @@ pub(crate) enum Lifecycle {
 }
 
 pub(crate) struct NodeInner {
-    pub(crate) serf: Serf,
+    pub(crate) engine: engine::Handle,
     pub(crate) name: String,
     pub(crate) addr: SocketAddr,
     pub(crate) max_event_size: usize,
@@ -35,12 +35,13 @@ pub(crate) struct NodeInner {
     /// reports for members.
     pub(crate) wire: crate::config::Wire,
     pub(crate) query_timeout: Option<Duration>,
-    /// serf-rs's limit on an encoded query message, in bytes.
+    /// The engine's limit on an encoded query message, in bytes.
     pub(crate) query_size_limit: usize,
     pub(crate) lifecycle: watch::Sender<Lifecycle>,
     /// serf-rs reads the query Lamport clock without incrementing it, so two queries
     /// started at once share an id and one never finishes. Serfer starts queries one
-    /// at a time; the engine's local handling of each advances the clock.
+    /// at a time (on either engine, to keep one behaviour); the engine's local
+    /// handling of each advances the clock.
     pub(crate) query_lock: Mutex<()>,
     pub(crate) pacer: crate::pacing::Pacer,
     pub(crate) states: StateMap,
@@ -49,17 +50,17 @@ pub(crate) struct NodeInner {
     pub(crate) rpc: std::sync::Mutex<Option<RpcHandle>>,
 }
 
-/// Dropping the last handle without [`Node::shutdown`] would leave serf-rs running
+/// Dropping the last handle without [`Node::shutdown`] would leave the engine running
 /// with its port bound; Serfer shuts it down (abruptly, like a crash: others see `failed`).
 impl Drop for NodeInner {
     fn drop(&mut self) {
         if *self.lifecycle.borrow() != Lifecycle::Running {
             return;
         }
-        let serf = self.serf.clone();
+        let engine = self.engine.clone();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                let _ = serf.shutdown().await;
+                let _ = engine.shutdown().await;
             });
         }
     }
@@ -266,7 +267,7 @@ impl Node {
         let _admitted = self
             .inner
             .pacer
-            .admit(&self.inner.serf)
+            .admit(&self.inner.engine)
             .await
             .map_err(|b| Error::Backlog {
                 name: name.to_owned(),
@@ -274,11 +275,7 @@ impl Node {
                 waited: b.waited,
             })?;
         self.ensure_running()?;
-        self.inner
-            .serf
-            .user_event(name, engine::add_trailer(&bytes), coalesce)
-            .await
-            .map_err(|e| Error::engine("sending a user event", e))
+        self.inner.engine.user_event(name, &bytes, coalesce).await
     }
 
     /// Serf's two limits on a user event, as Go's `Serf.UserEvent` applies them:
@@ -320,7 +317,7 @@ impl Node {
         if encoded_with(u64::MAX) <= limit {
             return Ok(());
         }
-        let ltime = self.inner.serf.stats().await.get_event_time();
+        let ltime = self.inner.engine.stats().await.event_time;
         match encoded_with(ltime) {
             encoded if encoded > limit => Err(too_large(encoded, true)),
             _ => Ok(()),
@@ -374,34 +371,31 @@ impl Node {
     ) -> Result<QueryStream, Error> {
         let timeout = match options.timeout.or(self.inner.query_timeout) {
             Some(t) => t,
-            None => self.inner.serf.default_query_timeout().await,
+            None => self.inner.engine.default_query_timeout().await,
         };
-        let tag_filters: Vec<(String, String)> = options.tags.clone();
         let expected = self.expected_responders(&options).await;
-        let param = engine::query_param(
-            &options.nodes,
-            &tag_filters,
-            options.request_ack,
-            options.relay_factor,
+        let params = QueryParams {
+            nodes: &options.nodes,
+            tags: &options.tags,
+            request_ack: options.request_ack,
+            relay_factor: options.relay_factor,
             timeout,
-        )?;
+        };
         let response = {
             let _one_at_a_time = self.inner.query_lock.lock().await;
             self.inner
-                .serf
-                .query(name, bytes.clone(), Some(param))
+                .engine
+                .query(name, bytes.clone(), params)
                 .await
                 .map_err(|e| match e {
-                    serf::error::Error::Serf(serf::error::SerfError::QueryTooLarge(size)) => {
-                        Error::PayloadTooLarge {
-                            what: "query",
-                            name: name.to_owned(),
-                            size,
-                            limit: self.inner.query_size_limit,
-                            encoded: true,
-                        }
-                    }
-                    e => Error::engine("sending a query", e),
+                    QueryRefused::TooLarge(size) => Error::PayloadTooLarge {
+                        what: "query",
+                        name: name.to_owned(),
+                        size,
+                        limit: self.inner.query_size_limit,
+                        encoded: true,
+                    },
+                    QueryRefused::Other(e) => e,
                 })?
         };
         Ok(QueryStream::new(
@@ -436,21 +430,14 @@ impl Node {
 
     /// Every member this node knows of, sorted by name.
     pub async fn members(&self) -> Vec<Member> {
-        let mut members: Vec<Member> = self
-            .inner
-            .serf
-            .members()
-            .await
-            .iter()
-            .map(engine::member)
-            .collect();
+        let mut members: Vec<Member> = self.inner.engine.members().await;
         members.sort_by(|a, b| a.name.cmp(&b.name));
         members
     }
 
     /// This node as the cluster sees it.
     pub async fn local_member(&self) -> Member {
-        engine::member(&self.inner.serf.local_member().await)
+        self.inner.engine.local_member().await
     }
 
     /// Replaces this node's tags; the change gossips to every node as an `update` event.
@@ -458,12 +445,7 @@ impl Node {
         self.ensure_running()?;
         // Hook: `--tags-file` is rewritten before the tags gossip, as Go's agent does.
         crate::persist::tags_file::persist(self.states(), &tags)?;
-        let tags: serf::types::Tags = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        self.inner
-            .serf
-            .set_tags(tags)
-            .await
-            .map_err(|e| Error::engine("setting tags", e))
+        self.inner.engine.set_tags(tags).await
     }
 
     /// Joins the cluster through any of `addrs` (`host:port`, port 7946 when left out).
@@ -476,46 +458,24 @@ impl Node {
     /// Like [`join`](Self::join), replaying the cluster's recent user events when `replay`.
     pub async fn join_with_replay(&self, addrs: &[String], replay: bool) -> Result<usize, Error> {
         self.ensure_running()?;
-        crate::join::join(&self.inner.serf, addrs, !replay).await
+        crate::join::join(&self.inner.engine, addrs, !replay).await
     }
 
     /// Marks a failed member as left at once (instead of waiting for the reaper) and
     /// stops trying to reconnect to it; with `prune`, forgets it entirely.
     pub async fn force_leave(&self, name: &str, prune: bool) -> Result<(), Error> {
         self.ensure_running()?;
-        let id = serf::types::SmolStr::new(name);
-        let r = if prune {
-            self.inner.serf.remove_failed_node_prune(id).await
-        } else {
-            self.inner.serf.remove_failed_node(id).await
-        };
-        r.map_err(|e| Error::engine("forcing a member out", e))
+        self.inner.engine.force_leave(name, prune).await
     }
 
     /// The network coordinate this node has cached for `name`, if any.
     pub fn coordinate(&self, name: &str) -> Option<Coordinate> {
-        let c = self
-            .inner
-            .serf
-            .cached_coordinate(&serf::types::SmolStr::new(name))
-            .ok()??;
-        Some(Coordinate {
-            vec: c.portion().to_vec(),
-            error: c.error(),
-            adjustment: c.adjustment(),
-            height: c.height(),
-        })
+        self.inner.engine.coordinate(name)
     }
 
     /// This node's own network coordinate, if coordinates are on.
     pub fn local_coordinate(&self) -> Option<Coordinate> {
-        let c = self.inner.serf.cooridate().ok()?;
-        Some(Coordinate {
-            vec: c.portion().to_vec(),
-            error: c.error(),
-            adjustment: c.adjustment(),
-            height: c.height(),
-        })
+        self.inner.engine.local_coordinate()
     }
 
     pub(crate) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Tapped> {
@@ -532,11 +492,7 @@ impl Node {
     /// Tells the cluster this node leaves, without stopping it yet.
     pub(crate) async fn depart(&self) -> Result<(), Error> {
         self.ensure_running()?;
-        self.inner
-            .serf
-            .leave()
-            .await
-            .map_err(|e| Error::engine("leaving the cluster", e))
+        self.inner.engine.leave().await
     }
 
     /// Stops the node at once, without telling the others (they will see it `failed`).
@@ -551,11 +507,7 @@ impl Node {
             }
         });
         if first {
-            self.inner
-                .serf
-                .shutdown()
-                .await
-                .map_err(|e| Error::engine("shutting down", e))?;
+            self.inner.engine.shutdown().await?;
         }
         Ok(())
     }
@@ -578,21 +530,7 @@ impl Node {
 
     /// Operator statistics.
     pub async fn stats(&self) -> Stats {
-        let s = self.inner.serf.stats().await;
-        Stats {
-            members: s.get_members(),
-            failed: s.get_failed(),
-            left: s.get_left(),
-            health_score: s.get_health_score(),
-            member_time: s.get_member_time(),
-            event_time: s.get_event_time(),
-            query_time: s.get_query_time(),
-            intent_queue: s.get_intent_queue(),
-            event_queue: s.get_event_queue(),
-            query_queue: s.get_query_queue(),
-            encrypted: s.get_encrypted(),
-            coordinate_resets: s.get_coordinate_resets(),
-        }
+        self.inner.engine.stats().await
     }
 
     /// Installs `key` on every node (not yet used for sending).
@@ -617,7 +555,7 @@ impl Node {
 
     async fn key_op(&self, op: KeyOp, key: Option<&Key>) -> Result<KeyReport, Error> {
         self.ensure_running()?;
-        if !self.inner.serf.encryption_enabled() {
+        if !self.inner.engine.encryption_enabled() {
             return Err(Error::Config(
                 "key operations need encryption: start the node with at least one key".into(),
             ));
@@ -638,37 +576,9 @@ impl Node {
     }
 
     async fn ask_keys(&self, op: KeyOp, key: Option<&Key>) -> Result<KeyReport, Error> {
-        let km = self.inner.serf.key_manager();
-        let key = key.map(Key::to_engine);
         // Key operations are internal queries: one at a time, like every query.
         let _one_at_a_time = self.inner.query_lock.lock().await;
-        let resp = match (op, key) {
-            (KeyOp::Install, Some(k)) => km.install_key(k, None).await,
-            (KeyOp::Use, Some(k)) => km.use_key(k, None).await,
-            (KeyOp::Remove, Some(k)) => km.remove_key(k, None).await,
-            _ => km.list_keys().await,
-        }
-        .map_err(|e| Error::engine("running a key operation", e))?;
-        Ok(KeyReport {
-            nodes: resp.num_nodes(),
-            responses: resp.num_resp(),
-            errors: resp.num_err(),
-            messages: resp
-                .messages()
-                .iter()
-                .map(|(n, m)| (n.to_string(), m.to_string()))
-                .collect(),
-            keys: resp
-                .keys()
-                .iter()
-                .map(|(k, n)| (Key::from_engine(k), *n))
-                .collect(),
-            primary_keys: resp
-                .primary_keys()
-                .iter()
-                .map(|(k, n)| (Key::from_engine(k), *n))
-                .collect(),
-        })
+        self.inner.engine.key_op(op, key).await
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 use tokio::time::Instant;
 
-use crate::engine::Serf;
+use crate::engine::Handle;
 
 /// How often a held-back sender looks at the queue again; a gossip round is 100–500 ms.
 const POLL: Duration = Duration::from_millis(10);
@@ -45,18 +45,16 @@ impl Pacer {
     /// A node with no live peer never drains its queue (there is no one to gossip to),
     /// and holding it back would only stall it: events then wait in the queue, as in
     /// Serf, and reach peers by push/pull once some join.
-    pub(crate) async fn admit(&self, serf: &Serf) -> Result<MutexGuard<'_, ()>, Backlog> {
+    pub(crate) async fn admit(&self, engine: &Handle) -> Result<MutexGuard<'_, ()>, Backlog> {
         let guard = self.gate.lock().await;
         if self.max_wait.is_zero() {
             return Ok(guard);
         }
         let start = Instant::now();
         loop {
-            let s = serf.stats().await;
-            let live_peers = s
-                .get_members()
-                .saturating_sub(s.get_failed() + s.get_left() + 1);
-            let queued = s.get_event_queue();
+            let s = engine.stats().await;
+            let live_peers = s.members.saturating_sub(s.failed + s.left + 1);
+            let queued = s.event_queue;
             if queued < self.high_water || live_peers == 0 {
                 return Ok(guard);
             }

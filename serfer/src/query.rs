@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::engine::EngineQueryResponse;
+use crate::engine::{Answer, Answers};
 use crate::payload::{Payload, PayloadError};
 
 /// How a query is sent: which nodes answer, whether they ack, how long to wait.
@@ -102,19 +102,13 @@ impl QueryReport {
     }
 }
 
-type EngineNode = serf::types::Node<serf::types::SmolStr, std::net::SocketAddr>;
-type EngineResponse = serf::NodeResponse<serf::types::SmolStr, std::net::SocketAddr>;
-
 /// The acks and answers of a query, as they arrive.
 ///
 /// Finishes when the query times out, or earlier, as soon as every node it was
 /// expected to reach (the alive members that match its filters when it was sent)
 /// has answered, and acknowledged if acks were asked for.
 pub struct QueryStream {
-    // Kept so that serf-rs keeps the query registered while we listen.
-    _engine: EngineQueryResponse,
-    acks_rx: Option<async_channel::Receiver<EngineNode>>,
-    responses_rx: async_channel::Receiver<EngineResponse>,
+    answers: Answers,
     expected: HashSet<String>,
     want_acks: bool,
     acks: HashSet<String>,
@@ -126,15 +120,13 @@ pub struct QueryStream {
 
 impl QueryStream {
     pub(crate) fn new(
-        engine: EngineQueryResponse,
+        answers: Answers,
         expected: Vec<String>,
         request_ack: bool,
         timeout: Duration,
     ) -> Self {
         QueryStream {
-            acks_rx: if request_ack { engine.ack_rx() } else { None },
-            responses_rx: engine.response_rx(),
-            _engine: engine,
+            answers,
             expected: expected.into_iter().collect(),
             want_acks: request_ack,
             acks: HashSet::new(),
@@ -173,36 +165,21 @@ impl QueryStream {
                 return None;
             }
             let deadline = tokio::time::Instant::from_std(self.deadline);
-            let acks = self.acks_rx.clone();
-            let ack = async {
-                match &acks {
-                    Some(rx) => rx.recv().await.ok(),
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
-                biased;
-                r = self.responses_rx.recv() => match r {
-                    Ok(r) => {
-                        let from = r.from().id().to_string();
-                        // A relayed duplicate of an answer already seen is not news.
+                a = self.answers.next() => match a {
+                    // A relayed duplicate of an answer already seen is not news.
+                    Some(Answer::Response(from, payload)) => {
                         if self.responded.insert(from.clone()) {
-                            return Some(QueryReply::Response { from, payload: r.payload().clone() });
+                            return Some(QueryReply::Response { from, payload });
                         }
                     }
-                    Err(_) => {
-                        // serf-rs closes the channels at the deadline.
-                        self.done = true;
-                    }
-                },
-                a = ack => match a {
-                    Some(n) => {
-                        let from = n.id().to_string();
+                    Some(Answer::Ack(from)) => {
                         if self.acks.insert(from.clone()) {
                             return Some(QueryReply::Ack(from));
                         }
                     }
-                    None => self.acks_rx = None,
+                    // The engine stops listening at the deadline.
+                    None => self.done = true,
                 },
                 _ = tokio::time::sleep_until(deadline) => self.done = true,
             }

@@ -315,16 +315,21 @@ async fn the_largest_allowed_event_gossips_with_encryption() {
     let key = serfer::Key::generate().to_string();
     // Push/pull pushed far out: within the bound below, only gossip can deliver.
     let cluster = TestCluster::start(3, |_, b| {
-        b.key(key.clone())
-            .max_event_size(serfer::MAX_EVENT_SIZE)
-            .engine_options(|o| {
+        let b = b.key(key.clone()).max_event_size(serfer::MAX_EVENT_SIZE);
+        match serfer::testing::engine() {
+            serfer::Engine::SerfRs => b.engine_options(|o| {
                 let ml = o
                     .memberlist_options()
                     .clone()
                     .with_push_pull_interval(Duration::from_secs(600));
                 o.with_memberlist_options(ml)
-            })
-            .any_user_event(on_any)
+            }),
+            serfer::Engine::Native => b.native_options(|mut o| {
+                o.memberlist.push_pull_interval = Duration::from_secs(600);
+                o
+            }),
+        }
+        .any_user_event(on_any)
             .state(seen.clone())
     })
     .await

@@ -10,7 +10,10 @@ use serfer::testing::{wait_until, Recorder, TestCluster};
 use serfer::{Error, Key, Node, NodeBuilder, Profile, State, UserEvent};
 
 fn builder() -> NodeBuilder {
-    Node::builder().bind("127.0.0.1:0").profile(Profile::Local)
+    Node::builder()
+        .engine(serfer::testing::engine())
+        .bind("127.0.0.1:0")
+        .profile(Profile::Local)
 }
 
 async fn seed(keys: &[&Key]) -> Node {

@@ -10,7 +10,10 @@ use serfer::testing::{wait_until, Recorder, TestCluster};
 use serfer::{Error, Node, NodeBuilder, Profile, State, UserEvent};
 
 fn builder() -> NodeBuilder {
-    Node::builder().bind("127.0.0.1:0").profile(Profile::Local)
+    Node::builder()
+        .engine(serfer::testing::engine())
+        .bind("127.0.0.1:0")
+        .profile(Profile::Local)
 }
 
 #[tokio::test]
@@ -156,6 +159,7 @@ async fn handlers_that_never_return_block_nothing() {
 #[tokio::test]
 async fn bad_settings_are_clear_errors() {
     let e = Node::builder()
+        .engine(serfer::testing::engine())
         .bind("not an address")
         .start()
         .await

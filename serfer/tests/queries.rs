@@ -170,6 +170,7 @@ async fn other_status(_q: Query<()>) -> String {
 #[tokio::test]
 async fn two_handlers_for_one_query_is_a_startup_error() {
     let err = Node::builder()
+        .engine(serfer::testing::engine())
         .bind("127.0.0.1:0")
         .query("status", status)
         .query("status", other_status)
@@ -187,13 +188,19 @@ async fn two_handlers_for_one_query_is_a_startup_error() {
 #[tokio::test]
 async fn reserved_and_empty_names_are_refused() {
     let err = Node::builder()
+        .engine(serfer::testing::engine())
         .bind("127.0.0.1:0")
         .query("_serf_ping", other_status)
         .start()
         .await
         .unwrap_err();
     assert!(err.to_string().contains("reserved"), "{err}");
-    let node = Node::builder().bind("127.0.0.1:0").start().await.unwrap();
+    let node = Node::builder()
+        .engine(serfer::testing::engine())
+        .bind("127.0.0.1:0")
+        .start()
+        .await
+        .unwrap();
     assert!(matches!(
         node.query("", &(), QueryOptions::new()).await,
         Err(Error::InvalidName { .. })
@@ -208,6 +215,7 @@ async fn reserved_and_empty_names_are_refused() {
 #[tokio::test]
 async fn an_oversized_query_is_refused_with_its_size_and_the_real_limit() {
     let node = Node::builder()
+        .engine(serfer::Engine::SerfRs)
         .bind("127.0.0.1:0")
         // The escape hatch changes serf-rs's limit; the error must report it.
         .engine_options(|o| o.with_query_size_limit(600))

@@ -665,7 +665,8 @@ async fn members_report_the_protocol_versions_the_node_speaks() {
         return;
     };
     let agent = go(&serf, None, vec![]).await;
-    let node = ours("deploy", &[]);
+    // serf-rs's wire needs the serf-rs engine, whichever the suite runs on.
+    let node = ours("deploy", &["--engine", "serf-rs"]);
     // Go's agent speaks memberlist protocol 2 (of 1–5) and Serf protocol 5 (of
     // 2–5), versions of Go's wire. serf-rs speaks version 1 of its own two
     // protocols and understands no other: every range is that one version.

@@ -187,6 +187,7 @@ async fn tags_join_force_leave_and_leave() {
 
     // A fresh node with RPC but no join flag: `serf join` brings it in.
     let loner = Node::builder()
+        .engine(serfer::testing::engine())
         .bind("127.0.0.1:0")
         .profile(serfer::Profile::Local)
         .rpc("127.0.0.1:0", None)

@@ -98,6 +98,7 @@ async fn a_stream_reports_members_joining() {
     let rpc = client(c.node(0)).await;
     let (_, mut joins) = rpc.stream("member-join").await.unwrap();
     let late = Node::builder()
+        .engine(serfer::testing::engine())
         .name(format!("{}-late", c.node(0).name()))
         .bind("127.0.0.1:0")
         .profile(serfer::Profile::Local)

@@ -133,6 +133,11 @@ impl BroadcastQueue {
         self.items.len()
     }
 
+    /// Every queued message, in no meaningful order.
+    pub(crate) fn messages(&self) -> impl Iterator<Item = &[u8]> {
+        self.items.values().map(|item| &item.msg[..])
+    }
+
     /// Takes messages that fit in `limit` bytes, each costing its length plus
     /// `overhead`, counting one transmission for each; those that reach
     /// `transmit_limit` leave the queue.

@@ -328,6 +328,15 @@ impl Memberlist {
         (self.broadcasts.len(), self.user_broadcasts.len())
     }
 
+    /// The user (Serf) messages waiting in the broadcast queue, as they were
+    /// queued, in no meaningful order (Serf counts them by type).
+    pub fn queued_user_messages(&self) -> impl Iterator<Item = &[u8]> {
+        // Each is stored behind memberlist's `user` type byte.
+        self.user_broadcasts
+            .messages()
+            .map(|m| m.get(1..).unwrap_or_default())
+    }
+
     /// True once [`Memberlist::leave`] was called.
     pub fn has_left(&self) -> bool {
         self.leaving

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{self, Instant as TokioInstant};
 
@@ -42,6 +42,10 @@ pub enum NetError {
     /// The core refused the command.
     #[error(transparent)]
     Serf(#[from] crate::serf::SerfError),
+    /// A broadcast was not fully transmitted within the configured
+    /// `broadcast_timeout` (Go's message for a force-leave).
+    #[error("timed out broadcasting node removal")]
+    BroadcastTimeout,
 }
 
 /// Largest datagram accepted.
@@ -107,12 +111,21 @@ enum Exchange {
     Ping,
 }
 
-/// The core's task, its command channel and its event channel.
+/// The core's task, its command channel, its event channel, and whether it
+/// has ended.
 pub(crate) struct Running<C: DriverCore> {
-    pub(crate) commands: mpsc::UnboundedSender<Command<C>>,
+    pub(crate) handle: Handle<C>,
     pub(crate) events: mpsc::UnboundedReceiver<C::Event>,
     pub(crate) addr: SocketAddr,
     pub(crate) task: JoinHandle<()>,
+    /// Becomes true when the task returns; closes if it is aborted.
+    pub(crate) stopped: watch::Receiver<bool>,
+}
+
+/// Sends commands to the core's task. Once the task has ended every command
+/// fails, because the task's receiver is gone.
+pub(crate) struct Handle<C> {
+    commands: mpsc::UnboundedSender<Command<C>>,
 }
 
 impl<C: DriverCore> Running<C> {
@@ -140,15 +153,24 @@ impl<C: DriverCore> Running<C> {
             leave_waiters: Vec::new(),
             stopped: false,
         };
-        let task = tokio::spawn(driver.run(tcp, command_rx, io_rx));
+        let (stopped_tx, stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            driver.run(tcp, command_rx, io_rx).await;
+            // Nobody may be watching; an abort drops the sender instead,
+            // which watchers see as the channel closing.
+            let _ = stopped_tx.send(true);
+        });
         Ok(Running {
-            commands,
+            handle: Handle { commands },
             events,
             addr,
             task,
+            stopped,
         })
     }
+}
 
+impl<C: DriverCore> Handle<C> {
     /// Runs `f` on the core's task and returns its result; `None` once the
     /// node has stopped.
     pub(crate) async fn call<R: Send + 'static>(
@@ -198,10 +220,9 @@ impl<C: DriverCore> Running<C> {
         matches!(time::timeout(timeout, rx).await, Ok(Ok(())))
     }
 
-    /// Stops the task and waits for it.
-    pub(crate) async fn shutdown(self) {
+    /// Asks the task to stop, without waiting.
+    pub(crate) fn stop(&self) {
         let _ = self.commands.send(Command::Shutdown);
-        let _ = self.task.await;
     }
 }
 
@@ -236,7 +257,7 @@ impl Node {
         })
         .await?;
         Ok(Node {
-            commands: running.commands,
+            commands: running.handle.commands,
             events: running.events,
             addr: running.addr,
             task: Some(running.task),

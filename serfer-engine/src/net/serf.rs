@@ -1,20 +1,27 @@
 //! [`SerfNode`]: a [`Serf`] core on real sockets, with a handle an
 //! application (or a runtime wrapper) drives: user events, queries whose acks
 //! and responses stream back on a channel of their own, responses, tags,
-//! join, leave, members, key management and the event channel.
+//! join, leave, force-leave, members, key management, stats and the event
+//! channel. Every command takes `&self`, shutdown included, so one node can
+//! be shared between tasks behind an `Arc`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time;
 
-use super::{DriverCore, NetError, Running};
+use super::{DriverCore, Handle, NetError, Running};
 use crate::core::{Core, CoreOutput};
 use crate::memberlist::StreamOutcome;
 use crate::serf::{
-    Coordinate, Event, KeyOp, KeyReport, Member, QueryId, QueryParams, Serf, SerfConfig,
+    Coordinate, Event, KeyOp, KeyReport, Member, MemberStatus, QueryId, QueryParams, Serf,
+    SerfConfig, SerfError, SerfInfo, SerfState,
 };
 use crate::Instant;
 
@@ -59,11 +66,13 @@ impl QueryStream {
     }
 }
 
-/// The Serf core plus the routing of query answers to their streams.
+/// The Serf core plus the routing of query answers to their streams, and of
+/// finished force-leave broadcasts to whoever waits for them.
 struct SerfCore {
     serf: Serf,
     queries: HashMap<QueryId, mpsc::UnboundedSender<QueryAnswer>>,
     keys: HashMap<QueryId, oneshot::Sender<KeyReport>>,
+    broadcasts: HashMap<u64, oneshot::Sender<()>>,
 }
 
 impl SerfCore {
@@ -125,6 +134,13 @@ impl Core for SerfCore {
     /// The Serf core's outputs, with its events routed: answers to this
     /// node's own queries go to their streams, the rest to the event channel.
     fn poll_output(&mut self) -> Option<CoreOutput<Event>> {
+        // The driver polls after every input, so a waiter hears of its
+        // broadcast as soon as the core does.
+        for id in self.serf.take_finished_broadcasts() {
+            if let Some(tx) = self.broadcasts.remove(&id) {
+                let _ = tx.send(());
+            }
+        }
         Some(match Core::poll_output(&mut self.serf)? {
             CoreOutput::Event(e) => match self.route(e) {
                 Some(e) => CoreOutput::Event(e),
@@ -142,9 +158,19 @@ impl DriverCore for SerfCore {
 }
 
 /// A running Serf node. Dropping it stops the node without a leave.
+///
+/// Every method but [`SerfNode::take_events`] and [`SerfNode::events`] takes
+/// `&self`, so the node can be shared (`Arc<SerfNode>`) and driven from many
+/// tasks. Once its task has ended — [`SerfNode::shutdown`], or the core
+/// shutting itself down after a lost name conflict — commands fail with
+/// [`NetError::Stopped`] and [`SerfNode::stopped`] resolves.
 pub struct SerfNode {
-    running: Option<Running<SerfCore>>,
+    handle: Handle<SerfCore>,
+    /// Taken by the first [`SerfNode::shutdown`], which awaits it.
+    task: Mutex<Option<JoinHandle<()>>>,
+    stopped: watch::Receiver<bool>,
     events: mpsc::UnboundedReceiver<Event>,
+    events_taken: bool,
     name: String,
     addr: SocketAddr,
 }
@@ -164,7 +190,13 @@ impl SerfNode {
     /// starts the node.
     pub async fn start(config: SerfConfig) -> io::Result<SerfNode> {
         let name = config.memberlist.name.clone();
-        let running = Running::start(config.memberlist.advertise, move |addr, now| {
+        let Running {
+            handle,
+            events,
+            addr,
+            task,
+            stopped,
+        } = Running::start(config.memberlist.advertise, move |addr, now| {
             let mut config = config;
             config.memberlist.advertise = addr;
             let serf = Serf::new(config, now)
@@ -173,33 +205,35 @@ impl SerfNode {
                 serf,
                 queries: HashMap::new(),
                 keys: HashMap::new(),
+                broadcasts: HashMap::new(),
             })
         })
         .await?;
-        let addr = running.addr;
-        let (_, placeholder) = mpsc::unbounded_channel();
-        let mut running = running;
-        let events = std::mem::replace(&mut running.events, placeholder);
         Ok(SerfNode {
-            running: Some(running),
+            handle,
+            task: Mutex::new(Some(task)),
+            stopped,
             events,
+            events_taken: false,
             name,
             addr,
         })
     }
 
-    fn running(&self) -> Result<&Running<SerfCore>, NetError> {
-        self.running.as_ref().ok_or(NetError::Stopped)
+    /// Runs `f` on the whole core (Serf plus the answer routing).
+    async fn call_core<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut SerfCore, Instant) -> R + Send + 'static,
+    ) -> Result<R, NetError> {
+        self.handle.call(f).await.ok_or(NetError::Stopped)
     }
 
     async fn call<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Serf, Instant) -> R + Send + 'static,
     ) -> Result<R, NetError> {
-        self.running()?
-            .call(move |core, now| f(&mut core.serf, now))
+        self.call_core(move |core, now| f(&mut core.serf, now))
             .await
-            .ok_or(NetError::Stopped)
     }
 
     /// The node's name.
@@ -216,7 +250,7 @@ impl SerfNode {
     /// succeeded. With `ignore_old`, earlier user events are not replayed.
     pub async fn join(&self, addrs: Vec<SocketAddr>, ignore_old: bool) -> Result<usize, NetError> {
         let n = addrs.len();
-        self.running()?
+        self.handle
             .join(n, move |core, now| {
                 core.serf
                     .join(now, &addrs, ignore_old)
@@ -228,16 +262,42 @@ impl SerfNode {
     /// Leaves gracefully; true if the leave completed within `timeout`. The
     /// node keeps answering until [`SerfNode::shutdown`].
     pub async fn leave(&self, timeout: Duration) -> bool {
-        match self.running() {
-            Ok(r) => {
-                r.leave(timeout, |core, now| {
-                    // Refused only when already leaving or left; the waiter
-                    // then times out, as the caller asked for a bound.
-                    let _ = core.serf.leave(now);
-                })
-                .await
-            }
-            Err(_) => false,
+        self.handle
+            .leave(timeout, |core, now| {
+                // Refused only when already leaving or left; the waiter
+                // then times out, as the caller asked for a bound.
+                let _ = core.serf.leave(now);
+            })
+            .await
+    }
+
+    /// Forcibly marks a failed member as left, and with `prune` forgets it
+    /// (Go's `RemoveFailedNode` and `RemoveFailedNodePrune`; see
+    /// [`Serf::remove_failed_node`]). Returns once the leave intent has been
+    /// fully gossiped, or at once when no other member is alive to hear it;
+    /// [`NetError::BroadcastTimeout`] after the configured
+    /// `broadcast_timeout`.
+    pub async fn remove_failed_node(&self, name: &str, prune: bool) -> Result<(), NetError> {
+        let name = name.to_owned();
+        let (tx, rx) = oneshot::channel();
+        let (id, timeout) = self
+            .call_core(move |core, now| {
+                let id = core.serf.remove_failed_node(now, &name, prune)?;
+                if let Some(id) = id {
+                    // Registered before the driver next polls the core, so
+                    // the end of the broadcast cannot be missed.
+                    core.broadcasts.insert(id, tx);
+                }
+                Ok::<_, SerfError>((id, core.serf.config().broadcast_timeout))
+            })
+            .await??;
+        if id.is_none() {
+            return Ok(());
+        }
+        match time::timeout(timeout, rx).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(NetError::Stopped),
+            Err(_) => Err(NetError::BroadcastTimeout),
         }
     }
 
@@ -265,14 +325,12 @@ impl SerfNode {
         let (name, payload) = (name.to_owned(), payload.to_vec());
         let (tx, answers) = mpsc::unbounded_channel();
         let id = self
-            .running()?
-            .call(move |core, now| {
+            .call_core(move |core, now| {
                 let id = core.serf.query(now, &name, &payload, params)?;
                 core.queries.insert(id, tx);
-                Ok::<_, crate::serf::SerfError>(id)
+                Ok::<_, SerfError>(id)
             })
-            .await
-            .ok_or(NetError::Stopped)??;
+            .await??;
         Ok(QueryStream { id, answers })
     }
 
@@ -282,6 +340,12 @@ impl SerfNode {
         self.call(move |serf, now| serf.respond(now, query, &payload))
             .await?
             .map_err(NetError::from)
+    }
+
+    /// The deadline a query gets when its parameters set none (Go's
+    /// `DefaultQueryTimeout`), for the cluster's current size.
+    pub async fn default_query_timeout(&self) -> Result<Duration, NetError> {
+        self.call(|serf, _| serf.default_query_timeout()).await
     }
 
     /// Replaces this node's tags.
@@ -296,18 +360,26 @@ impl SerfNode {
         self.call(|serf, _| serf.members().cloned().collect()).await
     }
 
+    /// This node as a member (Go's `LocalMember`).
+    pub async fn local_member(&self) -> Result<Member, NetError> {
+        self.call(|serf, _| local_member(serf)).await
+    }
+
+    /// Counts, clocks and queues (Go's `Stats`).
+    pub async fn info(&self) -> Result<SerfInfo, NetError> {
+        self.call(|serf, _| serf.info()).await
+    }
+
     /// Runs a key operation on every node and waits for the tally (every
     /// member answered, or the query deadline).
     pub async fn key_op(&self, op: KeyOp) -> Result<KeyReport, NetError> {
         let (tx, rx) = oneshot::channel();
-        self.running()?
-            .call(move |core, now| {
-                let id = core.serf.key_query(now, op, 0)?;
-                core.keys.insert(id, tx);
-                Ok::<_, crate::serf::SerfError>(())
-            })
-            .await
-            .ok_or(NetError::Stopped)??;
+        self.call_core(move |core, now| {
+            let id = core.serf.key_query(now, op, 0)?;
+            core.keys.insert(id, tx);
+            Ok::<_, SerfError>(())
+        })
+        .await??;
         rx.await.map_err(|_| NetError::Stopped)
     }
 
@@ -315,6 +387,11 @@ impl SerfNode {
     pub async fn keys(&self) -> Result<Vec<Vec<u8>>, NetError> {
         self.call(|serf, _| serf.memberlist().keyring().keys().to_vec())
             .await
+    }
+
+    /// Whether gossip is encrypted (Go's `EncryptionEnabled`).
+    pub async fn encryption_enabled(&self) -> Result<bool, NetError> {
+        self.call(|serf, _| serf.encryption_enabled()).await
     }
 
     /// This node's coordinate, or a peer's latest.
@@ -333,23 +410,80 @@ impl SerfNode {
     }
 
     /// Serf events as they happen (answers to this node's queries go to their
-    /// [`QueryStream`]s instead).
+    /// [`QueryStream`]s instead). After [`SerfNode::take_events`] this
+    /// receiver is closed and yields nothing.
     pub fn events(&mut self) -> &mut mpsc::UnboundedReceiver<Event> {
         &mut self.events
     }
 
-    /// Stops the node (without a leave) and waits for its task.
-    pub async fn shutdown(mut self) {
-        if let Some(r) = self.running.take() {
-            r.shutdown().await;
+    /// Moves the event receiver out, for a task of its own; `None` when it
+    /// was already taken.
+    pub fn take_events(&mut self) -> Option<mpsc::UnboundedReceiver<Event>> {
+        if self.events_taken {
+            return None;
         }
+        self.events_taken = true;
+        let (_, closed) = mpsc::unbounded_channel();
+        Some(std::mem::replace(&mut self.events, closed))
+    }
+
+    /// Resolves once the node's task has ended, for any reason:
+    /// [`SerfNode::shutdown`], a lost name conflict, or the node being
+    /// dropped. It does not borrow the node.
+    pub fn stopped(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut stopped = self.stopped.clone();
+        async move {
+            // An error means the task was aborted: stopped as well.
+            let _ = stopped.wait_for(|&s| s).await;
+        }
+    }
+
+    /// Stops the node (without a leave) and waits for its task. Calling it
+    /// again, or from several tasks at once, is harmless: every call returns
+    /// once the task has ended.
+    pub async fn shutdown(&self) {
+        self.handle.stop();
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match task {
+            // A task that panicked has ended all the same.
+            Some(task) => {
+                let _ = task.await;
+            }
+            // Another call holds the task; wait for the same end.
+            None => self.stopped().await,
+        }
+    }
+}
+
+/// This node's own record; rebuilt from memberlist in the rare case it was
+/// forgotten (pruned or reaped while leaving).
+fn local_member(serf: &Serf) -> Member {
+    if let Some(m) = serf.member(serf.name()) {
+        return m.clone();
+    }
+    let me = serf.memberlist().local_member();
+    Member {
+        name: me.name.clone(),
+        addr: me.addr,
+        tags: serf.tags().clone(),
+        status: match serf.state() {
+            SerfState::Alive => MemberStatus::Alive,
+            SerfState::Leaving => MemberStatus::Leaving,
+            SerfState::Left | SerfState::Shutdown => MemberStatus::Left,
+        },
+        vsn: me.vsn,
     }
 }
 
 impl Drop for SerfNode {
     fn drop(&mut self) {
-        if let Some(r) = &self.running {
-            r.task.abort();
+        let task = self.task.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Some(task) = task.as_ref() {
+            task.abort();
         }
     }
 }

@@ -29,6 +29,8 @@ pub enum SerfError {
     /// The encoded query exceeds the limit.
     #[error("query exceeds limit of {limit} bytes")]
     QueryTooLarge {
+        /// The encoded size.
+        size: usize,
         /// The limit.
         limit: usize,
     },

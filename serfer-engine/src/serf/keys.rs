@@ -153,6 +153,13 @@ impl Serf {
         !self.ml.keyring().is_empty()
     }
 
+    /// Makes an installed key this node's primary, on this node only (no
+    /// query, no [`super::Event::KeyringChanged`]): for a node trying each of
+    /// its keys in turn while it joins, before anyone depends on its choice.
+    pub fn use_local_key(&mut self, key: &[u8]) -> Result<(), ConfigError> {
+        self.ml.keyring_mut().use_key(key)
+    }
+
     /// Sends a key operation to every node (Go's `KeyManager`), this one
     /// included. The tally arrives as [`super::Event::KeyReport`] once every
     /// member answered or the query's deadline passed.
@@ -201,6 +208,7 @@ impl Serf {
         } else {
             match SerfMessage::decode(payload) {
                 Ok(SerfMessage::KeyRequest(req)) if self.encryption_enabled() => {
+                    let before = self.ml.keyring().clone();
                     let ring = self.ml.keyring_mut();
                     let r = match op {
                         "install-key" => ring.install(req.key),
@@ -212,7 +220,16 @@ impl Serf {
                         },
                     };
                     match r {
-                        Ok(()) => resp.result = true,
+                        Ok(()) => {
+                            resp.result = true;
+                            // Go rewrites its keyring file after every
+                            // success; reporting only real changes is enough
+                            // to keep a file in step.
+                            if *self.ml.keyring() != before {
+                                let keys = self.ml.keyring().keys().to_vec();
+                                self.emit(super::Event::KeyringChanged { keys });
+                            }
+                        }
                         Err(e) => resp.message = keyring_error(e),
                     }
                 }

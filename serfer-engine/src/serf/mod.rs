@@ -5,8 +5,8 @@
 //! packets ([`Serf::handle_packet`]), streams ([`Serf::handle_stream`]), the
 //! answers to the streams it asked for, and the time ([`Serf::tick`] at
 //! [`Serf::poll_timeout`]); it issues commands ([`Serf::join`],
-//! [`Serf::leave`], [`Serf::user_event`], [`Serf::query`], [`Serf::respond`],
-//! [`Serf::set_tags`]) and drains [`Output`]s: the memberlist's packets and
+//! [`Serf::leave`], [`Serf::remove_failed_node`], [`Serf::user_event`],
+//! [`Serf::query`], [`Serf::respond`], [`Serf::set_tags`]) and drains [`Output`]s: the memberlist's packets and
 //! stream requests, passed through, and Serf [`Event`]s.
 //!
 //! What it adds to memberlist, each as Go does it:
@@ -14,7 +14,8 @@
 //! * three Lamport clocks (member, event, query);
 //! * join/leave intents with status times, buffered for unknown nodes, and the
 //!   Serf member status (alive, leaving, left, failed) derived from them and
-//!   from memberlist's events; reaping and reconnecting;
+//!   from memberlist's events; reaping and reconnecting; force-leave of a
+//!   failed member;
 //! * user events, deduplicated in a ring indexed by `LTime mod EventBuffer`
 //!   whose slot is replaced when a newer time arrives;
 //! * queries: filters, acks, responses and relays sent straight to the asker,
@@ -23,7 +24,8 @@
 //!   so anti-entropy repairs events gossip lost;
 //! * tags in node meta;
 //! * key management by internal queries (`_serf_install-key`, `use-key`,
-//!   `remove-key`, `list-keys`), answered and sent ([`Serf::key_query`]);
+//!   `remove-key`, `list-keys`), answered and sent ([`Serf::key_query`]),
+//!   each change of this node's keyring reported;
 //! * name-conflict resolution as the contested node (`_serf_conflict`,
 //!   majority, shutdown in the minority);
 //! * a Vivaldi network coordinate in every ack, updated from each probe's RTT.
@@ -38,7 +40,7 @@ mod members;
 mod pushpull;
 mod queries;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 
 use rand::rngs::SmallRng;
@@ -126,6 +128,14 @@ pub enum Event {
         /// Whether this node kept running.
         survived: bool,
     },
+    /// This node's keyring changed because it answered a key query
+    /// (`_serf_install-key`, `_serf_use-key` or `_serf_remove-key`, from any
+    /// node, this one included). A driver persists it here, as Go's
+    /// `writeKeyringFile` does after each change.
+    KeyringChanged {
+        /// Every key, primary first.
+        keys: Vec<Vec<u8>>,
+    },
 }
 
 /// Something the driver must do or may want to know, drained with
@@ -193,6 +203,38 @@ pub struct SerfStats {
     pub push_pulls_merged: u64,
 }
 
+/// A snapshot of the node for operators (Go's `Serf.Stats`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SerfInfo {
+    /// Members known, this node and failed and left ones included.
+    pub members: usize,
+    /// Of those, failed.
+    pub failed: usize,
+    /// Of those, left.
+    pub left: usize,
+    /// memberlist's health (awareness) score; 0 is healthy.
+    pub health_score: u32,
+    /// The member clock.
+    pub member_time: u64,
+    /// The event clock.
+    pub event_time: u64,
+    /// The query clock.
+    pub query_time: u64,
+    /// Join and leave intents waiting to be gossiped. Go keeps one queue per
+    /// kind of message; here all Serf messages share memberlist's user
+    /// queue, so this and the next two count its messages by Serf type.
+    pub intent_queue: usize,
+    /// User events waiting to be gossiped.
+    pub event_queue: usize,
+    /// Queries waiting to be gossiped.
+    pub query_queue: usize,
+    /// Gossip is encrypted (the keyring has keys).
+    pub encrypted: bool,
+    /// How often the network coordinate became invalid and was reset;
+    /// `None` when coordinates are disabled.
+    pub coordinate_resets: Option<usize>,
+}
+
 /// The node's own lifecycle (Go's `SerfState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SerfState {
@@ -252,6 +294,11 @@ pub struct Serf {
     coord_cache: BTreeMap<String, Coordinate>,
     /// A `_serf_conflict` query about this node is running.
     conflict_running: bool,
+    /// Force-leave broadcasts (memberlist ids) not yet fully transmitted.
+    notify_pending: BTreeSet<u64>,
+    /// Force-leave broadcasts fully transmitted (or dropped) since the last
+    /// [`Serf::take_finished_broadcasts`].
+    notify_done: Vec<u64>,
 }
 
 impl Serf {
@@ -292,6 +339,8 @@ impl Serf {
             coords: CoordinateClient::default(),
             coord_cache: BTreeMap::new(),
             conflict_running: false,
+            notify_pending: BTreeSet::new(),
+            notify_done: Vec::new(),
             ml,
             config,
         };
@@ -314,6 +363,35 @@ impl Serf {
     /// The configuration in force.
     pub fn config(&self) -> &SerfConfig {
         &self.config
+    }
+
+    /// A snapshot of counts, clocks and queues (Go's `Stats`).
+    pub fn info(&self) -> SerfInfo {
+        let count = |status| self.members.iter().filter(|m| m.status == status).count();
+        let (mut intent_queue, mut event_queue, mut query_queue) = (0, 0, 0);
+        for msg in self.ml.queued_user_messages() {
+            match msg.first().copied() {
+                Some(serfer_wire::serf::LEAVE | serfer_wire::serf::JOIN) => intent_queue += 1,
+                Some(serfer_wire::serf::USER_EVENT) => event_queue += 1,
+                Some(serfer_wire::serf::QUERY) => query_queue += 1,
+                _ => {}
+            }
+        }
+        SerfInfo {
+            members: self.members.len(),
+            failed: count(MemberStatus::Failed),
+            left: count(MemberStatus::Left),
+            health_score: self.ml.health_score(),
+            member_time: self.clock.time(),
+            event_time: self.event_clock.time(),
+            query_time: self.query_clock.time(),
+            intent_queue,
+            event_queue,
+            query_queue,
+            encrypted: self.encryption_enabled(),
+            coordinate_resets: (!self.config.disable_coordinates)
+                .then(|| usize::try_from(self.coords.resets()).unwrap_or(usize::MAX)),
+        }
     }
 
     /// The node's lifecycle state.
@@ -584,6 +662,49 @@ impl Serf {
         Ok(())
     }
 
+    /// Forcibly marks a failed member as left (Go's `RemoveFailedNode`, or
+    /// `RemoveFailedNodePrune` with `prune`): a leave intent about `name` at
+    /// the member clock's time, handled here as a received one (a failed
+    /// member becomes left; with `prune` it is also forgotten) and gossiped
+    /// when another member is alive to hear it. Returns the broadcast's id,
+    /// which [`Serf::take_finished_broadcasts`] reports once the intent has
+    /// been fully transmitted, or `None` when nothing was gossiped. Like Go,
+    /// it does not check that the member failed: an alive one refutes.
+    pub fn remove_failed_node(
+        &mut self,
+        now: Instant,
+        name: &str,
+        prune: bool,
+    ) -> Result<Option<u64>, SerfError> {
+        if self.is_shutdown() {
+            return Err(SerfError::NotAlive("RemoveFailedNode"));
+        }
+        let msg = serfer_wire::serf::LeaveIntent {
+            ltime: self.clock.time(),
+            node: name.to_owned(),
+            prune,
+        };
+        self.clock.increment();
+        // Go gossips the intent whether or not it changed anything here.
+        self.handle_leave_intent(now, &msg);
+        let id = if self.members.has_alive_others(self.ml.name()) {
+            let raw = SerfMessage::Leave(msg).encode()?;
+            let id = self.ml.queue_broadcast_notify(raw)?;
+            self.notify_pending.insert(id);
+            Some(id)
+        } else {
+            None
+        };
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Ids returned by [`Serf::remove_failed_node`] whose intent has been
+    /// fully transmitted (or dropped from a full queue) since the last call.
+    pub fn take_finished_broadcasts(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.notify_done)
+    }
+
     /// Changes this node's tags: gossips an `alive` with the new meta, which
     /// every node reports as a member update.
     pub fn set_tags(
@@ -657,19 +778,25 @@ impl Serf {
     /// (whose outputs then need processing).
     fn advance_leave(&mut self, now: Instant) -> bool {
         let mut started = false;
+        let mut intent_sent = false;
+        let intent_id = match self.leave {
+            Some(LeavePhase::Intent { id, .. }) => id,
+            _ => None,
+        };
+        // Always drained, so that ids nobody waits for do not pile up.
+        for id in self.ml.take_finished_user_broadcasts() {
+            if Some(id) == intent_id {
+                intent_sent = true;
+            } else if self.notify_pending.remove(&id) {
+                self.notify_done.push(id);
+            }
+        }
         if let Some(LeavePhase::Intent { id, deadline }) = self.leave {
-            let sent = match id {
-                None => true,
-                Some(id) => self.ml.take_finished_user_broadcasts().contains(&id),
-            };
-            if sent || now >= deadline {
+            if id.is_none() || intent_sent || now >= deadline {
                 self.leave = Some(LeavePhase::Memberlist);
                 self.ml.leave(now);
                 started = true;
             }
-        } else if self.leave.is_none() {
-            // Nothing else reads the finished ids; keep the list short.
-            let _ = self.ml.take_finished_user_broadcasts();
         }
         if let Some(LeavePhase::Propagate { at }) = self.leave {
             if now >= at {
@@ -810,4 +937,85 @@ fn encode_meta(tags: &BTreeMap<String, String>) -> Result<Vec<u8>, SerfError> {
         return Err(SerfError::TagsTooLarge);
     }
     Ok(meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::memberlist::{Config, Keyring};
+    use crate::sim::{sim_name, Sim, SimConfig};
+
+    #[test]
+    fn info_counts_members_clocks_and_queues() {
+        let mut sim = Sim::serf(SimConfig {
+            seed: 7,
+            ..SimConfig::default()
+        });
+        for i in 0..3 {
+            let c = sim.serf_config(i);
+            sim.add_node(c).unwrap();
+        }
+        sim.join(1, &[0]);
+        sim.join(2, &[0]);
+        // Joined within a second; the join intents, sent 4 times each at one
+        // 200 ms round, are out of every queue well before 5 s.
+        sim.run_for(Duration::from_secs(5));
+        let info = sim.core(0).info();
+        assert_eq!((info.members, info.failed, info.left), (3, 0, 0));
+        assert_eq!(info.health_score, 0);
+        assert_eq!(
+            (info.intent_queue, info.event_queue, info.query_queue),
+            (0, 0, 0)
+        );
+        assert!(!info.encrypted);
+        assert_eq!(info.coordinate_resets, Some(0));
+
+        // One message of each kind, counted before any gossip round.
+        sim.with_core(0, |c, now| {
+            c.user_event("ev", b"x", false).unwrap();
+            c.query(now, "q", b"", QueryParams::default()).unwrap();
+            c.remove_failed_node(now, "ghost", false).unwrap();
+        });
+        let core = sim.core(0);
+        let info = core.info();
+        assert_eq!(
+            (info.intent_queue, info.event_queue, info.query_queue),
+            (1, 1, 1)
+        );
+        assert_eq!(
+            (info.member_time, info.event_time, info.query_time),
+            (core.clock(), core.event_clock(), core.query_clock())
+        );
+
+        // A crash: failed once memberlist declares it dead (30 s bounds the
+        // probe and the suspicion at N = 3).
+        sim.crash(2);
+        sim.run_until(
+            sim.now() + Duration::from_secs(30),
+            Duration::from_millis(50),
+            |s| {
+                s.core(0)
+                    .member(&sim_name(2))
+                    .is_some_and(|m| m.status == MemberStatus::Failed)
+            },
+        )
+        .expect("node 2 failed within 30 s");
+        let info = sim.core(0).info();
+        assert_eq!((info.members, info.failed, info.left), (3, 1, 0));
+    }
+
+    #[test]
+    fn info_reports_encryption_and_disabled_coordinates() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 7946));
+        let mut c = SerfConfig::new(Config::lan("a", addr));
+        c.memberlist.keyring = Keyring::new(vec![1; 16], vec![]).unwrap();
+        c.disable_coordinates = true;
+        let serf = Serf::new(c, Instant::ZERO).unwrap();
+        let info = serf.info();
+        assert!(info.encrypted);
+        assert_eq!(info.coordinate_resets, None);
+        assert_eq!(info.members, 1);
+    }
 }

@@ -229,6 +229,7 @@ impl Serf {
         let raw = SerfMessage::Query(q.clone()).encode()?;
         if raw.len() > self.config.query_size_limit {
             return Err(SerfError::QueryTooLarge {
+                size: raw.len(),
                 limit: self.config.query_size_limit,
             });
         }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tracing::Level;
 
 use super::SettingsError;
-use crate::config::{Profile, Wire};
+use crate::config::{Engine, Profile, Wire};
 
 /// One source of settings; `None` and empty lists are "not set here".
 #[derive(Debug, Clone, Default)]
@@ -34,6 +34,7 @@ pub(crate) struct Layer {
     pub(crate) snapshot: Option<PathBuf>,
     pub(crate) profile: Option<Profile>,
     pub(crate) wire: Option<Wire>,
+    pub(crate) engine: Option<Engine>,
     pub(crate) max_event_size: Option<usize>,
     pub(crate) query_size_limit: Option<usize>,
     pub(crate) query_response_size_limit: Option<usize>,
@@ -75,6 +76,7 @@ impl Layer {
         take(&mut self.snapshot, later.snapshot);
         take(&mut self.profile, later.profile);
         take(&mut self.wire, later.wire);
+        take(&mut self.engine, later.engine);
         take(&mut self.max_event_size, later.max_event_size);
         take(&mut self.query_size_limit, later.query_size_limit);
         take(
@@ -98,7 +100,7 @@ impl Layer {
     }
 }
 
-/// A configuration file as `serf agent` writes it, plus Serfer's `wire`,
+/// A configuration file as `serf agent` writes it, plus Serfer's `wire`, `engine`,
 /// `log_json` and `syslog_socket`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,6 +131,7 @@ struct FileConfig {
     retry_interval: Option<String>,
     // Serfer's own.
     wire: Option<String>,
+    engine: Option<String>,
     log_json: Option<bool>,
     syslog_socket: Option<PathBuf>,
 }
@@ -160,6 +163,7 @@ const SUPPORTED: &[&str] = &[
     "retry_max_attempts",
     "retry_interval",
     "wire",
+    "engine",
     "log_json",
     "syslog_socket",
 ];
@@ -289,6 +293,10 @@ fn decode(path: &Path, text: &str) -> Result<Layer, SettingsError> {
         wire: f
             .wire
             .map(|w| parsed(path, "wire", w.parse()))
+            .transpose()?,
+        engine: f
+            .engine
+            .map(|e| parsed(path, "engine", e.parse()))
             .transpose()?,
         max_event_size: f.user_event_size_limit,
         query_size_limit: f.query_size_limit,

@@ -11,7 +11,7 @@ use super::logging::{Facility, LogOptions, SyslogOptions};
 use super::retry::{RetryJoin, DEFAULT_INTERVAL, MIN_INTERVAL};
 use super::SettingsError;
 use crate::builder::NodeBuilder;
-use crate::config::{Profile, Wire};
+use crate::config::{Engine, Profile, Wire};
 
 /// The default `--bind`.
 pub(crate) const DEFAULT_BIND: &str = "127.0.0.1:7946";
@@ -29,7 +29,8 @@ pub(crate) struct Settings {
     tags_file: Option<PathBuf>,
     snapshot: Option<PathBuf>,
     profile: Profile,
-    wire: Wire,
+    wire: Option<Wire>,
+    engine: Engine,
     max_event_size: usize,
     query_size_limit: Option<usize>,
     query_response_size_limit: Option<usize>,
@@ -105,7 +106,8 @@ impl Settings {
             tags_file: l.tags_file,
             snapshot: l.snapshot,
             profile: l.profile.unwrap_or_default(),
-            wire: l.wire.unwrap_or_default(),
+            wire: l.wire,
+            engine: l.engine.unwrap_or_default(),
             max_event_size: l.max_event_size.unwrap_or(512),
             query_size_limit: l.query_size_limit,
             query_response_size_limit: l.query_response_size_limit,
@@ -132,8 +134,11 @@ impl Settings {
         b = b
             .bind(self.bind.clone())
             .profile(self.profile)
-            .wire(self.wire)
+            .engine(self.engine)
             .max_event_size(self.max_event_size);
+        if let Some(w) = self.wire {
+            b = b.wire(w);
+        }
         if let Some(a) = &self.advertise {
             b = b.advertise(a.clone());
         }

@@ -1,311 +1,358 @@
-//! Where serf-rs is configured and instantiated.
+//! The gossip engine behind a node, and the one seam Serfer drives it through.
 //!
-//! This module fixes serf-rs's generics once ([`Serf`], [`Transport`] and the
-//! event aliases), builds the serf-rs options and transport (fresh for every node,
-//! see [`options`]), converts members and events, and works around what serf-rs
-//! 0.5.2 cannot do through its public API. The node, builder, query and key modules
-//! call the serf-rs handle through these aliases; no serf-rs type appears in
-//! Serfer's public API except the [`EngineOptions`] escape hatch. The transport
-//! ([`Transport`], built by [`transport_options`]) lives in
-//! `hashicorp::transport`: memberlist-net's sockets, plus the translation to
-//! HashiCorp's wire when the node is configured with [`Wire::HashiCorp`].
+//! Two engines can run a node ([`Engine`](crate::Engine)): serf-rs (the `serf`
+//! crate, in [`serf_rs`], with its transport and the translation to
+//! HashiCorp's wire) and Serfer's own (`serfer-engine`, in [`native`]).
+//! [`Handle`] holds either one and offers exactly the calls the runtime makes,
+//! in Serfer's types: the node, dispatch, pacing, joining and the RPC server
+//! name no engine's types. An enum rather than a trait object: two engines, no
+//! generics leaking into `Node`, and each arm deleted in one place.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use serf::types::{MemberStatus as EngineStatus, SmolStr, Tags};
+use bytes::Bytes;
 
-use crate::config::{Config, Profile, Wire};
-use crate::engine::transport::{KeyRing, NodeTransportOptions};
+use crate::config::{Config, Engine};
 use crate::error::Error;
-use crate::member::{Member, MemberEventKind, MemberStatus};
+use crate::keys::Key;
+use crate::member::{Member, MemberEventKind};
+use crate::node::{Coordinate, KeyOp, KeyReport, Stats};
 
-pub(crate) mod trailer;
-pub(crate) mod translate;
-pub(crate) mod transport;
+mod native;
+pub(crate) mod serf_rs;
 
-pub(crate) use trailer::{add_trailer, strip_trailer, TRAILER_LEN};
+#[cfg(feature = "unstable-engine")]
+pub use serf_rs::EngineOptions;
+pub(crate) use serf_rs::Tweak;
 
-/// The transport: UDP gossip plus TCP streams, on tokio, in serf-rs's
-/// encoding or translated to HashiCorp's.
-pub(crate) type Transport = crate::engine::transport::NodeTransport;
-pub(crate) type Delegate = serf::DefaultDelegate<Transport>;
-pub(crate) type Serf = serf::Serf<Transport, Delegate>;
-pub(crate) type Event = serf::event::Event<Transport, Delegate>;
-pub(crate) type QueryEvent = serf::event::QueryEvent<Transport, Delegate>;
-pub(crate) type EngineQueryResponse = serf::QueryResponse<SmolStr, SocketAddr>;
-pub(crate) type EventSubscriber = serf::event::EventSubscriber<Transport, Delegate>;
-
-/// The raw serf-rs options type, for `NodeBuilder::engine_options` (feature
+/// The native engine's settings, for `NodeBuilder::native_options` (feature
 /// `unstable-engine`).
-pub use serf::Options as EngineOptions;
+pub use serfer_engine::serf::SerfConfig as NativeOptions;
 
-/// A last adjustment of the serf-rs options, applied just before start.
-pub(crate) type Tweak = std::sync::Arc<dyn Fn(EngineOptions) -> EngineOptions + Send + Sync>;
+/// A last adjustment of the native engine's settings, applied just before start.
+pub(crate) type NativeTweak = Arc<dyn Fn(NativeOptions) -> NativeOptions + Send + Sync>;
+pub use serf_rs::MAX_EVENT_SIZE;
 
-/// serf-rs applies its size limit both to name + payload and to the encoded
-/// message (Lamport time, lengths, flags). Serfer checks name + payload itself,
-/// so the engine's limit leaves room for the encoding.
-const ENCODING_SLACK: usize = 64;
-
-/// The largest user event (name + payload) that still fits in one gossip packet
-/// with encryption and message framing. Larger events never gossip in serf-rs
-/// (they wait in the broadcast queue forever and only reach others by push/pull).
-pub const MAX_EVENT_SIZE: usize = 1024;
-
-/// How long memberlist keeps a dead member (see [`options`]).
-const DEAD_MEMBER_KEPT: Duration = Duration::from_secs(24 * 3600);
-
-/// Builds fresh serf-rs options for one node.
-///
-/// Always a new `Options` value: serf-rs clones share one tag cell, so two nodes
-/// built from clones of one value would publish each other's tags.
-pub(crate) fn options(cfg: &Config, tweak: Option<&Tweak>) -> Result<EngineOptions, Error> {
-    let ml = match cfg.profile {
-        // serf-rs's `lan()` probes every 500 ms with a 1 s timeout; Go's LAN preset
-        // (which HashiCorp's agent uses) probes every 1 s with a 500 ms timeout.
-        Profile::Lan => serf::MemberlistOptions::lan()
-            .with_probe_interval(Duration::from_secs(1))
-            .with_probe_timeout(Duration::from_millis(500)),
-        Profile::Wan => serf::MemberlistOptions::wan(),
-        Profile::Local => serf::MemberlistOptions::local(),
-    };
-    // memberlist-core 0.8.5's sweep of members dead longer than the gossip-to-the-dead
-    // time swaps them to the end of its member vector without updating its name-to-index
-    // map (state.rs `move_dead_nodes`). The shuffle that follows repairs every entry but
-    // the one of the member left at index 0, one time in (live members), so about one
-    // sweep in six in a 3-node cluster leaves an entry pointing past the end; lookups
-    // then panic inside its suspicion, probe and packet tasks ("index out of bounds",
-    // suspicion.rs:84, state.rs:305) and a crashed node is never marked failed. Seen
-    // twice in CI. Keeping dead members a day, as long as Serf itself keeps trying to
-    // reconnect them, keeps the sweep from running in practice. The cost: dead members
-    // stay among gossip targets for that day, and a node restarted under the same name
-    // refutes its death to come back (as it does in Go within the 30 s window).
-    let ml = ml.with_gossip_to_the_dead_time(DEAD_MEMBER_KEPT);
-    let ml = if let Some((primary, _)) = cfg.keys.split_first() {
-        // serf-rs needs all four settings: with a primary key alone it leaves
-        // encryption off, and without verify-incoming it accepts plaintext peers.
-        // On the HashiCorp wire the transport encrypts and decrypts (and refuses
-        // plaintext), declares itself secure so memberlist-core does not encrypt
-        // again, and hands memberlist-core plaintext, which it must accept; the
-        // keyring stays so that Serf's key manager has one to change.
-        ml.with_primary_key(primary.to_engine())
-            .with_secret_keys(cfg.keys.iter().map(|k| k.to_engine()).collect())
-            .with_encryption_algo(serf::types::EncryptionAlgorithm::NoPadding)
-            .with_gossip_verify_outgoing(true)
-            .with_gossip_verify_incoming(cfg.wire == Wire::SerfRs)
-    } else {
-        ml
-    };
-    let tags: Tags = cfg
-        .tags
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let opts = EngineOptions::new()
-        .with_tags(tags.into_iter())
-        .with_memberlist_options(ml)
-        // serf-rs's coalescers only flush when a later event arrives; Serfer coalesces itself.
-        .with_coalesce_period(Duration::ZERO)
-        .with_quiescent_period(Duration::ZERO)
-        .with_user_coalesce_period(Duration::ZERO)
-        .with_user_quiescent_period(Duration::ZERO)
-        .with_max_user_event_size(cfg.max_event_size + TRAILER_LEN + ENCODING_SLACK)
-        .with_event_buffer_size(cfg.event_buffer_size)
-        .with_snapshot_path(cfg.snapshot.clone());
-    Ok(match tweak {
-        Some(tweak) => tweak(opts),
-        None => opts,
-    })
+/// What a node is started with beyond its [`Config`].
+pub(crate) struct StartOptions {
+    pub(crate) name: String,
+    pub(crate) keyring_file: Option<PathBuf>,
+    pub(crate) query_size_limit: Option<usize>,
+    pub(crate) query_response_size_limit: Option<usize>,
+    pub(crate) tweak: Option<Tweak>,
+    pub(crate) native_tweak: Option<NativeTweak>,
 }
 
-/// The transport options for node `name`.
-pub(crate) fn transport_options(cfg: &Config, name: &str) -> NodeTransportOptions {
-    let opts = match cfg.wire {
-        Wire::SerfRs => NodeTransportOptions::serf_rs(name, cfg.bind),
-        Wire::HashiCorp => NodeTransportOptions::hashicorp(name, cfg.bind)
-            .with_keys(cfg.keys.iter().map(|k| k.as_bytes().to_vec()).collect()),
-    };
-    match cfg.advertise {
-        Some(a) => NodeTransportOptions {
-            net: opts.net.with_advertise_address(a),
-            ..opts
-        },
-        None => opts,
+/// A started engine: the handle, its events, the address it advertises and
+/// the query size limit it enforces (errors name it).
+pub(crate) struct Started {
+    pub(crate) handle: Handle,
+    pub(crate) events: Events,
+    pub(crate) addr: SocketAddr,
+    pub(crate) query_size_limit: usize,
+}
+
+/// Starts the engine `cfg` asks for.
+pub(crate) async fn start(cfg: &Config, opts: StartOptions) -> Result<Started, Error> {
+    match cfg.engine {
+        Engine::SerfRs => serf_rs::start(cfg, opts).await,
+        Engine::Native => native::start(cfg, opts).await,
     }
 }
 
-/// The socket error behind a start that failed to bind its address, if that is
-/// why it failed.
-///
-/// serf-rs wraps it in three layers that do not expose it as a `source`, so it
-/// is taken out by matching on those layers' variants.
-pub(crate) fn bind_failure(e: &serf::error::Error<Transport, Delegate>) -> Option<std::io::Error> {
-    use serf::net::error::NetTransportError as Net;
-    match e {
-        serf::error::Error::Memberlist(memberlist_core::error::Error::Transport(
-            Net::ListenPacket(_, io) | Net::ListenPromised(_, io),
-        )) => Some(std::io::Error::new(io.kind(), io.to_string())),
-        _ => None,
-    }
+/// A running engine. Cheap to clone.
+#[derive(Clone)]
+pub(crate) enum Handle {
+    SerfRs(serf_rs::Serf),
+    Native(Arc<native::Native>),
 }
 
-/// Makes the HashiCorp transport read its keys from the engine's keyring from
-/// now on, so that `serf keys install/use/remove` (which change that keyring
-/// through Serf's key manager) change what the wire encrypts with too.
-pub(crate) fn follow_engine_keyring(serf: &Serf, keys: &KeyRing) {
-    if let Some(ring) = serf.memberlist().keyring().cloned() {
-        keys.follow(move || ring.keys().map(|k| k.as_ref().to_vec()).collect());
-    }
+/// A query's filters and settings, as the engine sends them.
+pub(crate) struct QueryParams<'a> {
+    pub(crate) nodes: &'a [String],
+    pub(crate) tags: &'a [(String, String)],
+    pub(crate) request_ack: bool,
+    pub(crate) relay_factor: u8,
+    pub(crate) timeout: Duration,
 }
 
-pub(crate) fn member(m: &serf::types::Member<SmolStr, SocketAddr>) -> Member {
-    let addr = *m.node().address();
-    Member {
-        name: m.node().id().to_string(),
-        addr: addr.ip(),
-        port: addr.port(),
-        tags: tags(m.tags()),
-        status: status(m.status()),
-        protocol: u8::from(*m.protocol_version()),
-    }
+/// Why a query was not sent.
+pub(crate) enum QueryRefused {
+    /// Encoded, it is `size` bytes, over the limit.
+    TooLarge(usize),
+    Other(Error),
 }
 
-pub(crate) fn tags(t: &Tags) -> BTreeMap<String, String> {
-    t.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn status(s: &EngineStatus) -> MemberStatus {
-    match s {
-        EngineStatus::Alive => MemberStatus::Alive,
-        EngineStatus::Leaving => MemberStatus::Leaving,
-        EngineStatus::Left => MemberStatus::Left,
-        EngineStatus::Failed => MemberStatus::Failed,
-        _ => MemberStatus::None,
-    }
-}
-
-pub(crate) fn member_event_kind(t: serf::event::MemberEventType) -> MemberEventKind {
-    use serf::event::MemberEventType as T;
-    match t {
-        T::Join => MemberEventKind::Join,
-        T::Leave => MemberEventKind::Leave,
-        T::Failed => MemberEventKind::Failed,
-        T::Update => MemberEventKind::Update,
-        T::Reap => MemberEventKind::Reap,
-    }
-}
-
-/// Builds serf-rs query parameters.
-///
-/// serf-rs 0.5.2 keeps its filter types crate-private, so there is no public
-/// constructor for a filtered query; its serde form is the only way in.
-pub(crate) fn query_param(
-    nodes: &[String],
-    tag_filters: &[(String, String)],
-    request_ack: bool,
-    relay_factor: u8,
-    timeout: Duration,
-) -> Result<serf::QueryParam<SmolStr>, Error> {
-    let mut filters = Vec::new();
-    if !nodes.is_empty() {
-        filters.push(serde_json::json!({ "Id": nodes }));
-    }
-    for (tag, expr) in tag_filters {
-        filters.push(serde_json::json!({ "Tag": { "tag": tag, "expr": expr } }));
-    }
-    let value = serde_json::json!({
-        "filters": filters,
-        "request_ack": request_ack,
-        "relay_factor": relay_factor,
-        "timeout": format!("{}ms", timeout.as_millis().max(1)),
-    });
-    // MessagePack rather than a JSON value: serf-rs's regex field only deserialises
-    // from borrowed strings, and MessagePack strings borrow without unescaping.
-    let bytes = rmp_serde::to_vec_named(&value)
-        .map_err(|e| Error::engine("building query parameters", e))?;
-    rmp_serde::from_slice(&bytes).map_err(|e| Error::engine("building query parameters", e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_param_carries_filters() {
-        let p = query_param(
-            &["a".into(), "b".into()],
-            &[("role".into(), r"^web-\d+$".into())],
-            true,
-            2,
-            Duration::from_secs(3),
-        )
-        .unwrap();
-        assert_eq!(p.filters().len(), 2);
-        assert!(p.request_ack());
-        assert_eq!(p.relay_factor(), 2);
-        assert_eq!(p.timeout(), Duration::from_secs(3));
-        assert!(query_param(
-            &[],
-            &[("r".into(), "(".into())],
-            false,
-            0,
-            Duration::from_secs(1)
-        )
-        .is_err());
-    }
-
-    /// The table in [`Profile`]'s docs, as serf-rs is actually configured.
-    #[test]
-    fn profiles_have_go_memberlists_timings() {
-        let ms = Duration::from_millis;
-        for (profile, probe, timeout, gossip, mult, push_pull) in [
-            (Profile::Lan, ms(1000), ms(500), ms(200), 4, ms(30_000)),
-            (Profile::Wan, ms(5000), ms(3000), ms(500), 6, ms(60_000)),
-            (Profile::Local, ms(1000), ms(200), ms(100), 3, ms(15_000)),
-        ] {
-            let cfg = Config {
-                profile,
-                ..Config::default()
-            };
-            let opts = options(&cfg, None).unwrap();
-            let ml = opts.memberlist_options();
-            assert_eq!(
-                (
-                    ml.probe_interval(),
-                    ml.probe_timeout(),
-                    ml.gossip_interval(),
-                    ml.suspicion_mult(),
-                    ml.push_pull_interval()
-                ),
-                (probe, timeout, gossip, mult, push_pull),
-                "{profile:?}"
-            );
+impl Handle {
+    /// Gossips a user event (the caller has checked its size).
+    pub(crate) async fn user_event(
+        &self,
+        name: &str,
+        payload: &[u8],
+        coalesce: bool,
+    ) -> Result<(), Error> {
+        match self {
+            Handle::SerfRs(s) => serf_rs::user_event(s, name, payload, coalesce).await,
+            Handle::Native(n) => n.user_event(name, payload, coalesce).await,
         }
     }
 
-    #[test]
-    fn defaults_are_safe_to_try_on_one_machine() {
-        let cfg = Config::default();
-        assert_eq!(cfg.bind, "127.0.0.1:7946".parse().unwrap());
-        assert_eq!(cfg.profile, Profile::Lan);
-        assert_eq!(cfg.max_event_size, 512, "Serf's default");
-        assert!(cfg.keys.is_empty() && cfg.join.is_empty());
-        // With keys, encryption is really on: all four serf-rs settings.
-        let key = crate::keys::Key::parse("QUJDREVGR0hJSktMTU5PUA==").unwrap();
-        let opts = options(
-            &Config {
-                keys: vec![key],
-                ..Config::default()
+    /// Sends a query; its acks and responses arrive on the returned stream.
+    pub(crate) async fn query(
+        &self,
+        name: &str,
+        payload: Bytes,
+        params: QueryParams<'_>,
+    ) -> Result<Answers, QueryRefused> {
+        match self {
+            Handle::SerfRs(s) => serf_rs::query(s, name, payload, params).await,
+            Handle::Native(n) => n.query(name, &payload, params).await,
+        }
+    }
+
+    /// Serf's default query timeout for the cluster's current size.
+    pub(crate) async fn default_query_timeout(&self) -> Duration {
+        match self {
+            Handle::SerfRs(s) => s.default_query_timeout().await,
+            Handle::Native(n) => n.default_query_timeout().await,
+        }
+    }
+
+    pub(crate) async fn stats(&self) -> Stats {
+        match self {
+            Handle::SerfRs(s) => serf_rs::stats(s).await,
+            Handle::Native(n) => n.stats().await,
+        }
+    }
+
+    /// Every member, this node included, in no particular order.
+    pub(crate) async fn members(&self) -> Vec<Member> {
+        match self {
+            Handle::SerfRs(s) => s.members().await.iter().map(serf_rs::member).collect(),
+            Handle::Native(n) => n.members().await,
+        }
+    }
+
+    pub(crate) async fn local_member(&self) -> Member {
+        match self {
+            Handle::SerfRs(s) => serf_rs::member(&s.local_member().await),
+            Handle::Native(n) => n.local_member().await,
+        }
+    }
+
+    pub(crate) async fn set_tags(&self, tags: BTreeMap<String, String>) -> Result<(), Error> {
+        match self {
+            Handle::SerfRs(s) => serf_rs::set_tags(s, &tags).await,
+            Handle::Native(n) => n.set_tags(tags).await,
+        }
+    }
+
+    /// Joins through one address (a push/pull with it).
+    pub(crate) async fn join(&self, addr: SocketAddr, ignore_old: bool) -> Result<(), Error> {
+        match self {
+            Handle::SerfRs(s) => serf_rs::join(s, addr, ignore_old).await,
+            Handle::Native(n) => n.join(addr, ignore_old).await,
+        }
+    }
+
+    /// This node's keys, primary first; empty without encryption.
+    pub(crate) async fn local_keys(&self) -> Vec<Vec<u8>> {
+        match self {
+            Handle::SerfRs(s) => serf_rs::local_keys(s),
+            Handle::Native(n) => n.local_keys().await,
+        }
+    }
+
+    /// Makes an installed key this node's primary, here only.
+    pub(crate) async fn use_local_key(&self, key: &[u8]) -> bool {
+        match self {
+            Handle::SerfRs(s) => serf_rs::use_local_key(s, key),
+            Handle::Native(n) => n.use_local_key(key).await,
+        }
+    }
+
+    /// Marks a failed member left (Serf's `RemoveFailedNode`); with `prune`,
+    /// forgets it.
+    pub(crate) async fn force_leave(&self, name: &str, prune: bool) -> Result<(), Error> {
+        match self {
+            Handle::SerfRs(s) => serf_rs::force_leave(s, name, prune).await,
+            Handle::Native(n) => n.force_leave(name, prune).await,
+        }
+    }
+
+    /// The coordinate cached for `name`.
+    pub(crate) fn coordinate(&self, name: &str) -> Option<Coordinate> {
+        match self {
+            Handle::SerfRs(s) => serf_rs::coordinate(s, name),
+            Handle::Native(n) => n.coordinate(name),
+        }
+    }
+
+    pub(crate) fn local_coordinate(&self) -> Option<Coordinate> {
+        match self {
+            Handle::SerfRs(s) => serf_rs::local_coordinate(s),
+            Handle::Native(n) => n.local_coordinate(),
+        }
+    }
+
+    pub(crate) fn encryption_enabled(&self) -> bool {
+        match self {
+            Handle::SerfRs(s) => s.encryption_enabled(),
+            Handle::Native(n) => n.encryption_enabled(),
+        }
+    }
+
+    /// Runs a key operation across the cluster.
+    pub(crate) async fn key_op(&self, op: KeyOp, key: Option<&Key>) -> Result<KeyReport, Error> {
+        match self {
+            Handle::SerfRs(s) => serf_rs::key_op(s, op, key).await,
+            Handle::Native(n) => n.key_op(op, key).await,
+        }
+    }
+
+    /// Gossips this node's leave and waits until it has spread.
+    pub(crate) async fn leave(&self) -> Result<(), Error> {
+        match self {
+            Handle::SerfRs(s) => s
+                .leave()
+                .await
+                .map_err(|e| Error::engine("leaving the cluster", e)),
+            Handle::Native(n) => n.leave().await,
+        }
+    }
+
+    pub(crate) async fn shutdown(&self) -> Result<(), Error> {
+        match self {
+            Handle::SerfRs(s) => s
+                .shutdown()
+                .await
+                .map_err(|e| Error::engine("shutting down", e)),
+            Handle::Native(n) => {
+                n.shutdown().await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Resolves when the engine has stopped, asked to or not.
+    pub(crate) fn stopped(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        match self {
+            Handle::SerfRs(s) => {
+                let rx = s.shutdown_rx();
+                Box::pin(async move {
+                    let _ = rx.recv().await;
+                })
+            }
+            Handle::Native(n) => n.stopped(),
+        }
+    }
+}
+
+/// What the engine delivers to the node.
+pub(crate) enum EngineEvent {
+    User {
+        name: String,
+        ltime: u64,
+        coalesce: bool,
+        payload: Bytes,
+    },
+    Member {
+        kind: MemberEventKind,
+        members: Vec<Member>,
+    },
+    Query(ReceivedQuery),
+}
+
+/// The engine's events, in the order it emits them; `None` once it stopped.
+pub(crate) enum Events {
+    SerfRs(serf_rs::EventSubscriber),
+    Native(tokio::sync::mpsc::UnboundedReceiver<EngineEvent>),
+}
+
+impl Events {
+    pub(crate) async fn recv(&mut self) -> Option<EngineEvent> {
+        match self {
+            Events::SerfRs(s) => loop {
+                let event = s.recv().await.ok()?;
+                if let Some(e) = serf_rs::event(event) {
+                    return Some(e);
+                }
             },
-            None,
-        )
-        .unwrap();
-        let ml = opts.memberlist_options();
-        assert!(ml.primary_key().is_some());
-        assert!(ml.gossip_verify_outgoing() && ml.gossip_verify_incoming());
+            Events::Native(rx) => rx.recv().await,
+        }
+    }
+}
+
+/// A query from the cluster, with the means to answer it.
+#[derive(Clone)]
+pub(crate) struct ReceivedQuery {
+    pub(crate) name: Arc<str>,
+    pub(crate) ltime: u64,
+    pub(crate) from: Arc<str>,
+    pub(crate) payload: Bytes,
+    /// When the asker stops listening, if the engine passes it on (serf-rs
+    /// does not; the node then assumes its own default timeout).
+    pub(crate) deadline: Option<Instant>,
+    responder: Responder,
+}
+
+#[derive(Clone)]
+enum Responder {
+    SerfRs(serf_rs::QueryEvent),
+    Native(native::Responder),
+}
+
+/// Why an answer to a query was not sent. Go's texts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum RespondError {
+    #[error("response already sent")]
+    AlreadySent,
+    #[error("response is past the deadline")]
+    PastDeadline,
+    #[error("response exceeds limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ReceivedQuery {
+    pub(crate) async fn respond(&self, payload: Bytes) -> Result<(), RespondError> {
+        match &self.responder {
+            Responder::SerfRs(q) => serf_rs::respond(q, payload).await,
+            Responder::Native(r) => r.respond(&payload).await,
+        }
+    }
+}
+
+/// One answer to a query this node sent.
+pub(crate) enum Answer {
+    Ack(String),
+    Response(String, Bytes),
+}
+
+/// The answers to a query this node sent, as they arrive; `None` once the
+/// engine stops listening (at the query's deadline).
+pub(crate) enum Answers {
+    SerfRs(serf_rs::Answers),
+    Native(serfer_engine::net::QueryStream),
+}
+
+impl Answers {
+    pub(crate) async fn next(&mut self) -> Option<Answer> {
+        match self {
+            Answers::SerfRs(a) => a.next().await,
+            Answers::Native(q) => q.next().await.map(|a| match a {
+                serfer_engine::net::QueryAnswer::Ack { from } => Answer::Ack(from),
+                serfer_engine::net::QueryAnswer::Response { from, payload } => {
+                    Answer::Response(from, payload.into())
+                }
+            }),
+        }
     }
 }

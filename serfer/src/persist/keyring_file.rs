@@ -45,7 +45,6 @@ pub(crate) fn load(path: &Path) -> Result<Vec<Key>, FileError> {
 }
 
 /// Writes `keys` (the primary first) as Go does: indented JSON, mode 0600.
-#[cfg(test)]
 pub(crate) fn write(path: &Path, keys: &[Key]) -> Result<(), FileError> {
     let texts: Vec<String> = keys.iter().map(Key::to_string).collect();
     let json = serde_json::to_vec_pretty(&texts).expect("strings always encode");

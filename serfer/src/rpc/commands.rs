@@ -270,7 +270,7 @@ impl Connection {
 /// other, so each range is that one version.
 pub(super) fn versions(wire: Wire) -> [u8; 6] {
     match wire {
-        Wire::HashiCorp => crate::engine::translate::peers::DEFAULT_VSN,
+        Wire::HashiCorp => crate::engine::serf_rs::translate::peers::DEFAULT_VSN,
         Wire::SerfRs => {
             let memberlist = u8::from(memberlist_proto::ProtocolVersion::default());
             let serf = 1;

@@ -42,19 +42,9 @@ pub(super) fn query_error(e: Error) -> String {
 
 /// `Query.Respond` (serf/event.go) wraps every failure in
 /// `failed to respond to key query: …`, whatever the query.
-pub(super) fn respond_error(
-    e: &serf::error::Error<crate::engine::Transport, crate::engine::Delegate>,
-) -> String {
-    use serf::error::{Error as E, SerfError as S};
-    let why = match e {
-        E::Serf(S::QueryAlreadyResponsed) => "response already sent".to_owned(),
-        E::Serf(S::QueryTimeout) => "response is past the deadline".to_owned(),
-        E::Serf(S::QueryResponseTooLarge { limit, .. }) => {
-            format!("response exceeds limit of {limit} bytes")
-        }
-        e => e.to_string(),
-    };
-    format!("failed to respond to key query: {why}")
+pub(super) fn respond_error(e: &crate::engine::RespondError) -> String {
+    // The engine's error texts are Go's.
+    format!("failed to respond to key query: {e}")
 }
 
 /// One `Existing` entry of a `join`: `host`, `host:port`, `[v6]:port`, each

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 
 use super::codec::{self, map, FieldError, FrameError, FrameReader};
-use crate::engine::QueryEvent;
+use crate::engine::ReceivedQuery;
 use crate::node::RpcHandle;
 use crate::{Error, Node};
 
@@ -97,7 +97,7 @@ pub(super) struct Connection {
     pub(super) last_seq: u64,
     pub(super) streams: HashMap<u64, JoinHandle<()>>,
     pub(super) monitor: Option<(u64, JoinHandle<()>)>,
-    pub(super) pending: Arc<Mutex<HashMap<u64, (QueryEvent, Instant)>>>,
+    pub(super) pending: Arc<Mutex<HashMap<u64, (ReceivedQuery, Instant)>>>,
     pub(super) next_query_id: Arc<AtomicU64>,
 }
 

@@ -20,7 +20,7 @@ impl Connection {
         let pending = self.pending.clone();
         let ids = self.next_query_id.clone();
         let timeout = self.node.inner.query_timeout;
-        let serf = self.node.inner.serf.clone();
+        let engine = self.node.inner.engine.clone();
         let vsn = versions(self.node.inner.wire);
         tokio::spawn(async move {
             loop {
@@ -70,7 +70,7 @@ impl Connection {
                         let id = ids.fetch_add(1, Ordering::Relaxed);
                         let wait = match timeout {
                             Some(t) => t,
-                            None => serf.default_query_timeout().await,
+                            None => engine.default_query_timeout().await,
                         };
                         pending.lock().await.insert(id, (q, Instant::now() + wait));
                         let expire = pending.clone();

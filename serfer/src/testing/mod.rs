@@ -39,7 +39,22 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, Mutex};
 
-use crate::{Error, MemberStatus, Node, NodeBuilder, Profile};
+use crate::{Engine, Error, MemberStatus, Node, NodeBuilder, Profile};
+
+/// The engine the tests run on: `SERFER_ENGINE` (`serf-rs` or `native`),
+/// serf-rs when it is unset. Node processes a test starts read the same
+/// variable (it is `--engine`'s), so one variable moves the whole suite.
+///
+/// # Panics
+///
+/// When the variable names no engine: a suite silently run on the wrong
+/// engine would prove nothing.
+pub fn engine() -> Engine {
+    match std::env::var("SERFER_ENGINE") {
+        Ok(v) if !v.is_empty() => v.parse().unwrap_or_else(|e| panic!("SERFER_ENGINE: {e}")),
+        _ => Engine::SerfRs,
+    }
+}
 
 /// N real nodes on 127.0.0.1, each on a free port, all joined to the first.
 pub struct TestCluster {
@@ -49,7 +64,7 @@ pub struct TestCluster {
 impl TestCluster {
     /// Starts `n` nodes. `configure(i, builder)` adds node `i`'s handlers and settings
     /// to a builder already set to bind `127.0.0.1:0`, use [`Profile::Local`] timing,
-    /// be named `node-{i}-…`, and (for `i > 0`) join node 0.
+    /// be named `node-{i}-…`, run on [`engine()`], and (for `i > 0`) join node 0.
     /// Returns once every node sees all `n` alive (at most [`bounds::DELIVERY`]).
     pub async fn start<F>(n: usize, mut configure: F) -> Result<TestCluster, Error>
     where
@@ -61,6 +76,7 @@ impl TestCluster {
             let mut b = Node::builder()
                 .name(format!("node-{i}-{tag}"))
                 .bind("127.0.0.1:0")
+                .engine(engine())
                 .profile(Profile::Local);
             if let Some(first) = nodes.first() {
                 b = b.join(first.addr().to_string());

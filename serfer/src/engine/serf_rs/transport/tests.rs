@@ -11,10 +11,10 @@ use memberlist_proto::{
 use serf::types::SmolStr;
 
 use super::wire::{pack, GoWire, UDP_BUFFER_SIZE};
-use crate::engine::trailer::{add_trailer, strip_trailer, TRAILER_LEN};
-use crate::engine::translate::memberlist::{decode_rs, encode_rs, GoMsg, Local, RsMsg};
-use crate::engine::translate::packet;
-use crate::engine::translate::serf::{
+use crate::engine::serf_rs::trailer::{add_trailer, strip_trailer, TRAILER_LEN};
+use crate::engine::serf_rs::translate::memberlist::{decode_rs, encode_rs, GoMsg, Local, RsMsg};
+use crate::engine::serf_rs::translate::packet;
+use crate::engine::serf_rs::translate::serf::{
     RsEventEntry, RsNode, RsPushPull, RsQueryResponse, RsRelay, RsSerfMessage, RsUserEvent,
     RsUserEvents,
 };
@@ -509,7 +509,7 @@ mod sockets {
     use serf::types::{MaybeResolvedAddress, MemberStatus};
 
     use super::*;
-    use crate::engine::transport::{NodeTransport, NodeTransportOptions};
+    use crate::engine::serf_rs::transport::{NodeTransport, NodeTransportOptions};
 
     type T = NodeTransport;
     type D = serf::DefaultDelegate<T>;
@@ -639,7 +639,7 @@ mod transport_alone {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
-    use crate::engine::transport::{NodeTransport, NodeTransportOptions};
+    use crate::engine::serf_rs::transport::{NodeTransport, NodeTransportOptions};
     use serfer_wire::crypto::{self, Version};
 
     const BOUND: std::time::Duration = std::time::Duration::from_secs(10);

@@ -5,11 +5,11 @@ use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
-use crate::engine::trailer::{self, TRAILER_LEN, TRAILER_MARK};
-use crate::engine::translate::memberlist::{encode_rs, GoMsg, Local, RsMsg, Translator};
-use crate::engine::translate::packet;
-use crate::engine::translate::serf::RsSerfMessage;
-use crate::engine::translate::serf_msg::SerfTranslator;
+use crate::engine::serf_rs::trailer::{self, TRAILER_LEN, TRAILER_MARK};
+use crate::engine::serf_rs::translate::memberlist::{encode_rs, GoMsg, Local, RsMsg, Translator};
+use crate::engine::serf_rs::translate::packet;
+use crate::engine::serf_rs::translate::serf::RsSerfMessage;
+use crate::engine::serf_rs::translate::serf_msg::SerfTranslator;
 use serfer_wire::crypto::{self, Version};
 use serfer_wire::error::{Result, WireError};
 use serfer_wire::frame::{self, PacketOptions, StreamMessage};
