@@ -8,9 +8,9 @@ use std::time::Duration;
 use tokio::sync::{watch, Mutex};
 
 use crate::config::{default_name, Config, Engine, Profile, Wire, DEFAULT_PORT};
+use crate::engine::{self, MAX_EVENT_SIZE};
 #[cfg(feature = "unstable-engine")]
 use crate::engine::{EngineOptions, NativeOptions};
-use crate::engine::{self, MAX_EVENT_SIZE};
 use crate::error::Error;
 use crate::event_script::EventScript;
 use crate::extract::{ForMember, ForQuery, ForUserEvent};

@@ -105,7 +105,7 @@ impl std::fmt::Display for Wire {
 /// engine is Serfer's own (`serfer-engine`): Go's memberlist and Serf written
 /// from their behaviour, speaking HashiCorp's wire without translation. It
 /// implies [`Wire::HashiCorp`]; `docs/engine.md` lists what it does not do
-/// yet (snapshots, an advertise address other than the bound one).
+/// yet (an advertise address other than the bound one).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), serfer::Error> {

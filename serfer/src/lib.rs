@@ -91,9 +91,9 @@ pub mod __private;
 pub use builder::NodeBuilder;
 pub use config::{Engine, Profile, Wire, DEFAULT_PORT};
 pub use discovery::discovered;
+pub use engine::MAX_EVENT_SIZE;
 #[cfg(feature = "unstable-engine")]
 pub use engine::{EngineOptions, NativeOptions};
-pub use engine::MAX_EVENT_SIZE;
 pub use error::{Error, JoinAttempt, PayloadError, Result};
 pub use extract::{MemberEvent, Query, State, UserEvent};
 pub use keys::Key;

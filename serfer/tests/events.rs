@@ -330,7 +330,7 @@ async fn the_largest_allowed_event_gossips_with_encryption() {
             }),
         }
         .any_user_event(on_any)
-            .state(seen.clone())
+        .state(seen.clone())
     })
     .await
     .unwrap();

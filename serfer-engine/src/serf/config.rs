@@ -50,6 +50,22 @@ pub struct SerfConfig {
     pub enable_name_conflict_resolution: bool,
     /// Neither compute nor send a network coordinate (false, as Go).
     pub disable_coordinates: bool,
+    /// The clocks a snapshot recorded before a restart (none).
+    pub restored_clocks: Option<RestoredClocks>,
+}
+
+/// The last clocks a node saw before it stopped, as its snapshot recorded
+/// them (Go's `LastClock`, `LastEventClock`, `LastQueryClock`). A node started
+/// with them witnesses each, and does not deliver again the user events and
+/// queries at or before them (Go's `eventMinTime` and `queryMinTime`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestoredClocks {
+    /// Member clock.
+    pub clock: u64,
+    /// User-event clock.
+    pub event_clock: u64,
+    /// Query clock.
+    pub query_clock: u64,
 }
 
 impl SerfConfig {
@@ -75,6 +91,7 @@ impl SerfConfig {
             max_queue_depth: 4096,
             enable_name_conflict_resolution: true,
             disable_coordinates: false,
+            restored_clocks: None,
         }
     }
 }

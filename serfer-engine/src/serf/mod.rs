@@ -48,7 +48,7 @@ use rand::SeedableRng;
 use serfer_wire::serf::{encode_tags, SerfMessage};
 
 pub use clock::LamportClock;
-pub use config::{SerfConfig, USER_EVENT_SIZE_HARD_LIMIT};
+pub use config::{RestoredClocks, SerfConfig, USER_EVENT_SIZE_HARD_LIMIT};
 pub use coordinate::{Coordinate, CoordinateClient, CoordinateError};
 pub use error::SerfError;
 pub use keys::{base64_encode, KeyOp, KeyReport};
@@ -278,8 +278,10 @@ pub struct Serf {
     events: EventRing,
     queries: QueryState,
     /// Events below this event time are ignored (set by a join without
-    /// replay).
+    /// replay, and by restored clocks).
     events_min_time: u64,
+    /// Queries below this query time are ignored (set by restored clocks).
+    queries_min_time: u64,
     /// Ignore events older than the join's remote clock until then.
     join_ignore_until: Option<Instant>,
     /// A join intent goes out once the first join push/pull succeeds.
@@ -329,6 +331,7 @@ impl Serf {
             events: EventRing::new(config.event_buffer),
             queries: QueryState::new(config.query_buffer),
             events_min_time: 0,
+            queries_min_time: 0,
             join_ignore_until: None,
             join_intent_pending: false,
             next_reap: now + config.reap_interval,
@@ -344,6 +347,13 @@ impl Serf {
             ml,
             config,
         };
+        if let Some(c) = serf.config.restored_clocks {
+            serf.clock.witness(c.clock);
+            serf.event_clock.witness(c.event_clock);
+            serf.query_clock.witness(c.query_clock);
+            serf.events_min_time = c.event_clock + 1;
+            serf.queries_min_time = c.query_clock + 1;
+        }
         serf.refresh_ack_payload();
         let me = serf.ml.local_member().clone();
         serf.handle_node_join(now, &me);

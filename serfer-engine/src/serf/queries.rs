@@ -295,6 +295,9 @@ impl Serf {
     /// Go's `handleQuery`; true to re-broadcast.
     pub(super) fn handle_query(&mut self, now: Instant, q: Query) -> bool {
         self.query_clock.witness(q.ltime);
+        if q.ltime < self.queries_min_time {
+            return false;
+        }
         let cur = self.query_clock.time();
         let size = self.queries.ring.len() as u64;
         if cur > size && q.ltime < cur - size {

@@ -4,19 +4,20 @@
 //!
 //! The core lives on its driver's task; every call here is a message to that
 //! task. What Serfer reads synchronously (coordinates) is kept in a copy this
-//! arm refreshes.
+//! arm refreshes. The files Go's Serf keeps itself (the snapshot, the keyring
+//! file) are kept here, from the engine's events: the core does no I/O.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use serfer_engine::memberlist::{Config as MemberlistConfig, Keyring};
 use serfer_engine::net::{NetError, SerfNode};
-use serfer_engine::serf::{self as core, QueryId, SerfConfig, SerfError};
+use serfer_engine::serf::{self as core, QueryId, RestoredClocks, SerfConfig, SerfError};
 
 use super::{Answers, EngineEvent, QueryParams, QueryRefused, ReceivedQuery, RespondError};
 use super::{Responder as AnyResponder, StartOptions, Started};
@@ -25,10 +26,12 @@ use crate::error::Error;
 use crate::keys::Key;
 use crate::member::{Member, MemberEventKind, MemberStatus};
 use crate::node::{Coordinate, KeyOp, KeyReport, Stats};
+use crate::persist::snapshot::Snapshot;
 
-/// How often the copy of the coordinates is refreshed: the probe interval of
-/// the fastest profile, as coordinates change only when a probe is acked.
-const COORDINATE_REFRESH: Duration = Duration::from_secs(1);
+/// How often the copy of the coordinates and the snapshot's clock are
+/// refreshed: Go's snapshot clock interval, and half the probe interval of the
+/// fastest profile (coordinates change only when a probe is acked).
+const UPKEEP: Duration = Duration::from_millis(500);
 
 /// A running native engine.
 pub(crate) struct Native {
@@ -39,6 +42,7 @@ pub(crate) struct Native {
     origin: std::time::Instant,
     encrypted: bool,
     keyring_file: Option<PathBuf>,
+    snapshot: Option<Mutex<Snapshot>>,
     coordinates: RwLock<Coordinates>,
 }
 
@@ -81,13 +85,6 @@ pub(crate) async fn start(cfg: &Config, opts: StartOptions) -> Result<Started, E
             "engine options are serf-rs's: they do not apply to the native engine".into(),
         ));
     }
-    if cfg.snapshot.is_some() {
-        return Err(Error::Config(
-            "the native engine does not write snapshots yet: leave out the snapshot, or use \
-             the serf-rs engine"
-                .into(),
-        ));
-    }
     if cfg.advertise.is_some_and(|a| a != cfg.bind) {
         return Err(Error::Config(
             "the native engine advertises the address it binds: leave out the advertise \
@@ -108,6 +105,26 @@ pub(crate) async fn start(cfg: &Config, opts: StartOptions) -> Result<Started, E
     if let Some(tweak) = &opts.native_tweak {
         serf = tweak(serf);
     }
+    let snapshot = match &cfg.snapshot {
+        Some(path) => Some(Snapshot::open(path).map_err(|e| Error::Config(e.to_string()))?),
+        None => None,
+    };
+    let previous: Vec<(String, String)> = match &snapshot {
+        Some(s) => {
+            let r = s.recorded();
+            serf.restored_clocks = Some(RestoredClocks {
+                clock: r.clock,
+                event_clock: r.event_clock,
+                query_clock: r.query_clock,
+            });
+            r.alive
+                .iter()
+                .filter(|(name, _)| **name != opts.name)
+                .map(|(n, a)| (n.clone(), a.clone()))
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let query_size_limit = serf.query_size_limit;
     let origin = std::time::Instant::now();
     let mut node = SerfNode::start(serf)
@@ -128,11 +145,15 @@ pub(crate) async fn start(cfg: &Config, opts: StartOptions) -> Result<Started, E
         origin,
         encrypted: !cfg.keys.is_empty(),
         keyring_file: opts.keyring_file,
+        snapshot: snapshot.map(Mutex::new),
         coordinates: RwLock::new(Coordinates::default()),
     });
     let (tx, events) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(pump(Arc::downgrade(&native), raw_events, tx));
-    tokio::spawn(refresh_coordinates(Arc::downgrade(&native)));
+    tokio::spawn(upkeep(Arc::downgrade(&native)));
+    if !previous.is_empty() {
+        tokio::spawn(rejoin(native.clone(), previous));
+    }
     Ok(Started {
         handle: super::Handle::Native(native),
         events: super::Events::Native(events),
@@ -149,6 +170,7 @@ async fn pump(
 ) {
     while let Some(event) = raw.recv().await {
         let Some(n) = native.upgrade() else { break };
+        n.record(&event);
         let out = match event {
             core::Event::User(u) => EngineEvent::User {
                 name: u.name,
@@ -215,9 +237,27 @@ async fn pump(
     }
 }
 
-/// Keeps [`Native::coordinates`] current while the engine runs.
-async fn refresh_coordinates(native: Weak<Native>) {
-    let mut tick = tokio::time::interval(COORDINATE_REFRESH);
+/// Rejoins the members a snapshot last saw alive, one at a time until one
+/// answers, replaying the events this node missed (Go's `handleRejoin`).
+async fn rejoin(native: Arc<Native>, previous: Vec<(String, String)>) {
+    for (name, addr) in previous {
+        let Ok(at) = addr.parse::<SocketAddr>() else {
+            tracing::warn!(node = %name, addr = %addr, "snapshot: not an address, not rejoined");
+            continue;
+        };
+        tracing::info!(node = %name, addr = %at, "attempting re-join to a previously known node");
+        if native.join(at, false).await.is_ok() {
+            tracing::info!(node = %name, addr = %at, "re-joined a previously known node");
+            return;
+        }
+    }
+    tracing::warn!("failed to re-join any previously known node");
+}
+
+/// Keeps [`Native::coordinates`] and the snapshot's clock current while the
+/// engine runs.
+async fn upkeep(native: Weak<Native>) {
+    let mut tick = tokio::time::interval(UPKEEP);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -227,7 +267,7 @@ async fn refresh_coordinates(native: Weak<Native>) {
             .node
             .with_core(move |serf, _| {
                 if serf.config().disable_coordinates {
-                    return (None, Vec::new());
+                    return (serf.clock(), None, Vec::new());
                 }
                 let peers = serf
                     .members()
@@ -236,10 +276,15 @@ async fn refresh_coordinates(native: Weak<Native>) {
                             .map(|c| (m.name.clone(), c.clone()))
                     })
                     .collect::<Vec<_>>();
-                (serf.node_coordinate(&me).cloned(), peers)
+                (serf.clock(), serf.node_coordinate(&me).cloned(), peers)
             })
             .await;
-        let Ok((local, peers)) = read else { break };
+        let Ok((clock, local, peers)) = read else {
+            break;
+        };
+        if let Some(s) = &n.snapshot {
+            s.lock().unwrap_or_else(|p| p.into_inner()).clock(clock);
+        }
         let mut c = n.coordinates.write().unwrap_or_else(|p| p.into_inner());
         c.local = local;
         c.peers = peers.into_iter().collect();
@@ -289,6 +334,21 @@ impl Responder {
 }
 
 impl Native {
+    /// Notes in the snapshot what a restart needs from this event.
+    fn record(&self, event: &core::Event) {
+        let Some(s) = &self.snapshot else { return };
+        let mut s = s.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            core::Event::Member(core::MemberEvent::Join(m)) => s.member(&m.name, Some(m.addr)),
+            core::Event::Member(core::MemberEvent::Leave(m) | core::MemberEvent::Failed(m)) => {
+                s.member(&m.name, None)
+            }
+            core::Event::User(u) => s.user_event(u.ltime),
+            core::Event::Query(q) => s.query(q.id.ltime),
+            _ => {}
+        }
+    }
+
     /// Rewrites the keyring file after a key operation changed the keyring,
     /// as Go's `writeKeyringFile` does.
     fn persist_keyring(&self, keys: &[Vec<u8>]) {
@@ -485,6 +545,9 @@ impl Native {
     }
 
     pub(crate) async fn leave(&self) -> Result<(), Error> {
+        if let Some(s) = &self.snapshot {
+            s.lock().unwrap_or_else(|p| p.into_inner()).leave();
+        }
         let bound = self
             .node
             .with_core(|serf, _| {

@@ -3,9 +3,9 @@
 //!
 //! Read here at start, with the rules of Go's `loadKeyringFile`
 //! (`cmd/serf/command/agent/agent.go`): the file must exist and hold at least one
-//! key, and no `-encrypt` key may be given beside it. Rewritten by serf-rs (its
-//! `keyring_file` option) whenever a key is installed, used or removed on this
-//! node, whoever started the operation.
+//! key, and no `-encrypt` key may be given beside it. Rewritten whenever a key
+//! is installed, used or removed on this node, whoever started the operation:
+//! by serf-rs (its `keyring_file` option), or by the native engine's arm.
 
 use std::path::Path;
 

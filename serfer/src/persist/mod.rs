@@ -1,12 +1,15 @@
 //! Files a node keeps up to date while it runs, as HashiCorp's agent does:
-//! the keyring file (`-keyring-file`) and the tags file (`-tags-file`).
+//! the keyring file (`-keyring-file`), the tags file (`-tags-file`) and, on
+//! the native engine, the snapshot (`-snapshot`).
 //!
-//! Both are read when the node starts; the keyring file is rewritten by the
-//! engine itself whenever a key operation changes this node's keyring (as Go's
-//! Serf library does in its internal key queries), the tags file by
-//! [`Node::set_tags`](crate::Node::set_tags) before the new tags gossip.
+//! All are read when the node starts; the keyring file is rewritten whenever a
+//! key operation changes this node's keyring (as Go's Serf library does in its
+//! internal key queries: serf-rs itself, or the native arm on the engine's
+//! report), the tags file by [`Node::set_tags`](crate::Node::set_tags) before
+//! the new tags gossip, the snapshot as members, events and clocks change.
 
 pub(crate) mod keyring_file;
+pub(crate) mod snapshot;
 pub(crate) mod tags_file;
 
 /// What can go wrong reading or writing a keyring or tags file.
