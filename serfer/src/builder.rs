@@ -545,7 +545,7 @@ impl NodeBuilder {
             cfg.coalesce,
         ));
         watch_engine(&node);
-        tracing::info!(node = node.name(), addr = %addr, "node started");
+        tracing::info!(node = node.name(), addr = %addr, engine = %cfg.engine, "node started");
 
         if let Some((text, auth)) = &self.rpc {
             let started = match parse_socket_addr(text, 7373) {
