@@ -9,6 +9,20 @@ use serfer::testing::ports::free_port;
 use serfer::testing::process::Proc;
 use serfer_rpc::client::Client;
 
+/// The engine Serfer's node processes run on, for the whole run (one
+/// benchmark run measures one Serfer engine against Go's agent).
+static ENGINE: std::sync::OnceLock<serfer::Engine> = std::sync::OnceLock::new();
+
+/// Chooses the engine of every Serfer node this run starts (default serf-rs).
+pub fn set_engine(engine: serfer::Engine) {
+    let _ = ENGINE.set(engine);
+}
+
+/// The engine Serfer's nodes run on in this run.
+pub fn engine() -> serfer::Engine {
+    ENGINE.get().copied().unwrap_or_default()
+}
+
 /// Which implementation a cluster runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Impl {
@@ -18,10 +32,10 @@ pub enum Impl {
 
 impl std::fmt::Display for Impl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Impl::Serfer => "Serfer",
-            Impl::Go => "Go serf",
-        })
+        match self {
+            Impl::Serfer => write!(f, "Serfer ({})", engine()),
+            Impl::Go => f.write_str("Go serf"),
+        }
     }
 }
 
@@ -86,6 +100,8 @@ pub fn spawn(
                 "warn",
                 "--max-event-size",
                 "1024",
+                "--engine",
+                &engine().to_string(),
             ]);
             if let Some(j) = join {
                 c.args(["--join", j]);

@@ -44,6 +44,9 @@ enum Command {
         /// The `serf` binary.
         #[arg(long, default_value = "/usr/bin/serf")]
         serf: String,
+        /// Serfer's engine: serf-rs or native.
+        #[arg(long, default_value = "serf-rs")]
+        engine: serfer::Engine,
     },
     /// The native engine's Serf cores in its deterministic simulator (virtual
     /// time): convergence, event spread, failure detection, cost.
@@ -88,6 +91,9 @@ pub struct RunArgs {
     /// The `serf` binary.
     #[arg(long, default_value = "/usr/bin/serf")]
     pub serf: String,
+    /// Serfer's engine: serf-rs or native.
+    #[arg(long, default_value = "serf-rs")]
+    pub engine: serfer::Engine,
 }
 
 fn main() {
@@ -102,6 +108,7 @@ fn main() {
             std::process::exit(code);
         }
         Command::Run(args) => {
+            cluster::set_engine(args.engine);
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
             let code = rt.block_on(async move {
                 match measure::run_all(&args).await {
@@ -119,7 +126,13 @@ fn main() {
             std::thread::sleep(Duration::from_millis(100));
             std::process::exit(code);
         }
-        Command::Converge { sizes, runs, serf } => {
+        Command::Converge {
+            sizes,
+            runs,
+            serf,
+            engine,
+        } => {
+            cluster::set_engine(engine);
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
             let code = rt.block_on(async move {
                 match measure::converge_all(&sizes, runs, &serf).await {

@@ -89,8 +89,8 @@ fn interval(a: Option<&Value2>, b: Option<&Value2>) -> String {
 pub fn render(table: &Table, args: &RunArgs) -> String {
     let mut s = String::new();
     s.push_str(&format!(
-        "events per row: {}, queries: {}, kills: {}, idle: {} s, bursts: {} × {} events\n\n",
-        args.events, args.queries, args.kills, args.idle_secs, args.bursts, args.burst
+        "Serfer engine: {}; events per row: {}, queries: {}, kills: {}, idle: {} s, bursts: {} × {} events\n\n",
+        args.engine, args.events, args.queries, args.kills, args.idle_secs, args.bursts, args.burst
     ));
     s.push_str(&rows(table));
     s
@@ -98,9 +98,10 @@ pub fn render(table: &Table, args: &RunArgs) -> String {
 
 /// The table itself: a row per metric and size.
 pub fn rows(table: &Table) -> String {
-    let mut s = String::from(
-        "| metric | N | Serfer | Go serf | Serfer / Go | 95% interval of the ratio |\n\
+    let mut s = format!(
+        "| metric | N | {} | Go serf | Serfer / Go | 95% interval of the ratio |\n\
          |---|---|---|---|---|---|\n",
+        Impl::Serfer
     );
     for ((_, metric, n), by) in table {
         let a = by.get(&Impl::Serfer);

@@ -104,8 +104,7 @@ impl std::fmt::Display for Wire {
 /// API and handlers. serf-rs (the `serf` crate) is the default. The native
 /// engine is Serfer's own (`serfer-engine`): Go's memberlist and Serf written
 /// from their behaviour, speaking HashiCorp's wire without translation. It
-/// implies [`Wire::HashiCorp`]; `docs/engine.md` lists what it does not do
-/// yet (an advertise address other than the bound one).
+/// implies [`Wire::HashiCorp`]; `docs/engine.md` says where it stands.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), serfer::Error> {

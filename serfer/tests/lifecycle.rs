@@ -38,6 +38,60 @@ async fn port_zero_reports_the_real_port_and_sends_after_shutdown_fail() {
         .unwrap();
 }
 
+/// A node behind a NAT advertises another address than the one it binds:
+/// itself and the nodes it joins see the advertised one (here another
+/// loopback address, with the bound port).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_advertised_address_is_what_others_see() {
+    init_logs();
+    let behind_nat = || builder().name("behind-nat").advertise("127.0.0.3");
+    // Port 0 with an advertised address: the native engine advertises the
+    // port it bound; serf-rs fixes its advertised address before it binds,
+    // so it is told to bind a fixed port.
+    match serfer::testing::engine() {
+        serfer::Engine::SerfRs => {
+            let e = behind_nat().start().await.unwrap_err();
+            assert!(e.to_string().contains("fixed port"), "{e}");
+        }
+        serfer::Engine::Native => {
+            let n = behind_nat().start().await.unwrap();
+            assert_eq!(n.addr().ip().to_string(), "127.0.0.3");
+            assert_ne!(n.addr().port(), 0);
+            n.shutdown().await.unwrap();
+        }
+    }
+    let port = serfer::testing::ports::free_port();
+    let hidden = behind_nat()
+        .bind(format!("127.0.0.1:{port}"))
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(hidden.addr().to_string(), format!("127.0.0.3:{port}"));
+    let me = hidden.local_member().await;
+    assert_eq!(
+        (me.addr.to_string(), me.port),
+        ("127.0.0.3".to_owned(), port)
+    );
+    // Joined through the bound address, which is where it listens.
+    let other = builder()
+        .join(format!("127.0.0.1:{port}"))
+        .start()
+        .await
+        .unwrap();
+    let seen = other
+        .members()
+        .await
+        .into_iter()
+        .find(|m| m.name == "behind-nat")
+        .expect("the joined node is a member");
+    assert_eq!(
+        (seen.addr.to_string(), seen.port),
+        ("127.0.0.3".to_owned(), port)
+    );
+    other.shutdown().await.unwrap();
+    hidden.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_last_handle_frees_the_port() {
     let node = builder().start().await.unwrap();

@@ -189,16 +189,40 @@ impl SerfNode {
     /// free port for both; the advertised address becomes the bound one) and
     /// starts the node.
     pub async fn start(config: SerfConfig) -> io::Result<SerfNode> {
+        let bind = config.memberlist.advertise;
+        Self::start_on(bind, config).await
+    }
+
+    /// Binds `bind` for UDP and TCP and starts the node, advertising
+    /// `config.memberlist.advertise` (behind a NAT, or when bound to every
+    /// interface). An unspecified advertised IP or port 0 is filled in from
+    /// the bound address.
+    pub async fn start_on(bind: SocketAddr, config: SerfConfig) -> io::Result<SerfNode> {
         let name = config.memberlist.name.clone();
+        let wanted = config.memberlist.advertise;
+        let advertised = move |bound: SocketAddr| {
+            SocketAddr::new(
+                if wanted.ip().is_unspecified() {
+                    bound.ip()
+                } else {
+                    wanted.ip()
+                },
+                if wanted.port() == 0 {
+                    bound.port()
+                } else {
+                    wanted.port()
+                },
+            )
+        };
         let Running {
             handle,
             events,
-            addr,
+            addr: bound,
             task,
             stopped,
-        } = Running::start(config.memberlist.advertise, move |addr, now| {
+        } = Running::start(bind, move |bound, now| {
             let mut config = config;
-            config.memberlist.advertise = addr;
+            config.memberlist.advertise = advertised(bound);
             let serf = Serf::new(config, now)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             Ok(SerfCore {
@@ -216,7 +240,7 @@ impl SerfNode {
             events,
             events_taken: false,
             name,
-            addr,
+            addr: advertised(bound),
         })
     }
 
@@ -241,7 +265,8 @@ impl SerfNode {
         &self.name
     }
 
-    /// The address the node is bound to and advertises.
+    /// The address the node advertises (the bound one unless
+    /// [`SerfNode::start_on`] was given another).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }

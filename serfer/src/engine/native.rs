@@ -60,12 +60,13 @@ fn stopped(e: NetError, context: &'static str) -> Error {
 }
 
 /// Memberlist settings from Serfer's: the profile's timings, the name, the
-/// bind address (which the native engine also advertises) and the keys.
+/// advertised address (the bound one unless another is given) and the keys.
 fn memberlist_config(cfg: &Config, name: &str) -> Result<MemberlistConfig, Error> {
+    let advertise = cfg.advertise.unwrap_or(cfg.bind);
     let mut ml = match cfg.profile {
-        Profile::Lan => MemberlistConfig::lan(name, cfg.bind),
-        Profile::Wan => MemberlistConfig::wan(name, cfg.bind),
-        Profile::Local => MemberlistConfig::local(name, cfg.bind),
+        Profile::Lan => MemberlistConfig::lan(name, advertise),
+        Profile::Wan => MemberlistConfig::wan(name, advertise),
+        Profile::Local => MemberlistConfig::local(name, advertise),
     };
     if let Some((primary, others)) = cfg.keys.split_first() {
         ml.keyring = Keyring::new(
@@ -85,12 +86,12 @@ pub(crate) async fn start(cfg: &Config, opts: StartOptions) -> Result<Started, E
             "engine options are serf-rs's: they do not apply to the native engine".into(),
         ));
     }
-    if cfg.advertise.is_some_and(|a| a != cfg.bind) {
-        return Err(Error::Config(
-            "the native engine advertises the address it binds: leave out the advertise \
-             address, or use the serf-rs engine"
-                .into(),
-        ));
+    let advertise = cfg.advertise.unwrap_or(cfg.bind);
+    if advertise.ip().is_unspecified() {
+        return Err(Error::Config(format!(
+            "{} binds every interface: give the address to advertise to the other nodes",
+            cfg.bind
+        )));
     }
     let mut serf = SerfConfig::new(memberlist_config(cfg, &opts.name)?);
     serf.tags = cfg.tags.clone();
@@ -127,15 +128,16 @@ pub(crate) async fn start(cfg: &Config, opts: StartOptions) -> Result<Started, E
     };
     let query_size_limit = serf.query_size_limit;
     let origin = std::time::Instant::now();
-    let mut node = SerfNode::start(serf)
-        .await
-        .map_err(|source| match source.kind() {
-            std::io::ErrorKind::InvalidInput => Error::Config(source.to_string()),
-            _ => Error::Bind {
-                addr: cfg.bind,
-                source,
-            },
-        })?;
+    let mut node =
+        SerfNode::start_on(cfg.bind, serf)
+            .await
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::InvalidInput => Error::Config(source.to_string()),
+                _ => Error::Bind {
+                    addr: cfg.bind,
+                    source,
+                },
+            })?;
     let addr = node.local_addr();
     let raw_events = node
         .take_events()

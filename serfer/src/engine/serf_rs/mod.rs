@@ -253,6 +253,13 @@ fn secret_key(key: &Key) -> serf::types::SecretKey {
 
 /// Starts serf-rs with Serfer's settings.
 pub(crate) async fn start(cfg: &Config, opts: StartOptions) -> Result<Started, Error> {
+    if cfg.advertise.is_some_and(|a| a.port() == 0) {
+        return Err(Error::Config(format!(
+            "the serf-rs engine fixes the advertised address before it binds, so it cannot \
+             advertise port 0: bind a fixed port (not {}) or give the advertised port",
+            cfg.bind
+        )));
+    }
     if opts.native_tweak.is_some() {
         return Err(Error::Config(
             "native engine options do not apply to the serf-rs engine: choose the native engine"
