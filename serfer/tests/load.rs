@@ -111,6 +111,43 @@ async fn a_thousand_events_back_to_back_crash_nothing() {
     cluster.shutdown().await;
 }
 
+/// Push/pull repairs every event gossip missed while it is still in the
+/// receivers' 512-slot event rings. With push/pull every 5 s and 25 events/s,
+/// an event stays in every ring for 512 / 25 = 20 s: four exchanges initiated
+/// by each node, more received. So 1,000 events from one of 5 nodes reach all
+/// 5, every one, whatever gossip lost (Go's Serf and the native engine replace
+/// ring slots by Lamport time; serf-rs does not, so it can repair only a
+/// cluster's first 512 events: RELIABILITY.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_at_the_repairable_rate_arrives_whole() {
+    init_logs();
+    if serfer::testing::engine() == serfer::Engine::SerfRs {
+        eprintln!("serf-rs repairs only a cluster's first 512 events; this is the native engine's");
+        return;
+    }
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let seen = Seen::new();
+    const PUSH_PULL: Duration = Duration::from_secs(5);
+    let cluster = TestCluster::start(5, |_, b| {
+        b.native_options(|mut o| {
+            o.memberlist.push_pull_interval = PUSH_PULL;
+            o
+        })
+        .user_event("load", count)
+        .state(seen.clone())
+    })
+    .await
+    .unwrap();
+    // After the last send: its gossip, then two exchanges for what it missed.
+    let delivered = flood(&cluster, &seen, 1000, 25, PUSH_PULL * 2 + DELIVERY).await;
+    eprintln!("1000 events at 25/s, delivered per node: {delivered:?}");
+    assert!(
+        delivered.iter().all(|&d| d == 1000),
+        "push/pull left events missing: {delivered:?}"
+    );
+    cluster.shutdown().await;
+}
+
 /// The deepest the sender's gossip queue got while `total` events were sent back to back.
 async fn deepest_queue_in_a_flood(cluster: &TestCluster, total: u32) -> usize {
     let node = cluster.node(0);
