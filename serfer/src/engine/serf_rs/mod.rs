@@ -502,6 +502,16 @@ pub(crate) fn local_coordinate(serf: &Serf) -> Option<Coordinate> {
     serf.cooridate().ok().map(|c| coordinate_of(&c))
 }
 
+/// A key tally in Serfer's keys (serf-rs's are AES lengths by construction).
+fn tally<'a>(
+    counts: impl IntoIterator<Item = (&'a serf::types::SecretKey, &'a usize)>,
+) -> BTreeMap<Key, usize> {
+    counts
+        .into_iter()
+        .filter_map(|(k, n)| Key::from_bytes(k.as_ref().to_vec()).ok().map(|k| (k, *n)))
+        .collect()
+}
+
 pub(crate) async fn key_op(serf: &Serf, op: KeyOp, key: Option<&Key>) -> Result<KeyReport, Error> {
     let km = serf.key_manager();
     let key = key.map(secret_key);
@@ -521,26 +531,8 @@ pub(crate) async fn key_op(serf: &Serf, op: KeyOp, key: Option<&Key>) -> Result<
             .iter()
             .map(|(n, m)| (n.to_string(), m.to_string()))
             .collect(),
-        keys: resp
-            .keys()
-            .iter()
-            .map(|(k, n)| {
-                (
-                    Key::from_bytes(k.as_ref().to_vec()).expect("serf-rs keys are AES key lengths"),
-                    *n,
-                )
-            })
-            .collect(),
-        primary_keys: resp
-            .primary_keys()
-            .iter()
-            .map(|(k, n)| {
-                (
-                    Key::from_bytes(k.as_ref().to_vec()).expect("serf-rs keys are AES key lengths"),
-                    *n,
-                )
-            })
-            .collect(),
+        keys: tally(resp.keys()),
+        primary_keys: tally(resp.primary_keys()),
     })
 }
 
