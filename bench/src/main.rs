@@ -48,6 +48,21 @@ enum Command {
         #[arg(long, default_value = "serf-rs")]
         engine: serfer::Engine,
     },
+    /// Memory of real node processes across a long stream of user events.
+    Soak {
+        /// Nodes in the cluster.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// User events sent from the first node.
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// Sample every node's RSS every this many events.
+        #[arg(long, default_value_t = 10_000)]
+        every: usize,
+        /// Serfer's engine: serf-rs or native.
+        #[arg(long, default_value = "native")]
+        engine: serfer::Engine,
+    },
     /// The native engine's Serf cores in its deterministic simulator (virtual
     /// time): convergence, event spread, failure detection, cost.
     Sim(sim::SimArgs),
@@ -139,6 +154,29 @@ fn main() {
                     Ok(table) => {
                         println!("clusters per size: {runs} each (median)\n");
                         println!("{}", report::rows(&table));
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        1
+                    }
+                }
+            });
+            std::thread::sleep(Duration::from_millis(100));
+            std::process::exit(code);
+        }
+        Command::Soak {
+            nodes,
+            events,
+            every,
+            engine,
+        } => {
+            cluster::set_engine(engine);
+            let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+            let code = rt.block_on(async move {
+                match measure::soak(nodes, events, every, "/usr/bin/serf").await {
+                    Ok(table) => {
+                        println!("{table}");
                         0
                     }
                     Err(e) => {

@@ -726,3 +726,46 @@ fn futures_block(rx: &mut mpsc::UnboundedReceiver<Receipt>, within: Duration) ->
             .block_on(async { tokio::time::timeout(within, rx.recv()).await.ok().flatten() })
     })
 }
+
+/// Memory across a long stream of events: `events` user events sent through the
+/// RPC of node 0 of an `n`-node Serfer cluster, as fast as the node takes them
+/// (its back-pressure holds the sender to what gossip carries), with every
+/// node's RSS sampled every `every` events. A node whose state is bounded
+/// (the 512-slot event ring) stays flat once the ring has filled.
+pub async fn soak(n: usize, events: usize, every: usize, serf: &str) -> Result<String, String> {
+    let (nodes, _) = start_cluster(Impl::Serfer, n, serf, 0).await?;
+    let started = Instant::now();
+    let mut rows = format!(
+        "| events sent | elapsed | RSS per node, MiB ({}) |\n|---|---|---|\n",
+        Impl::Serfer
+    );
+    let mut sample = |sent: usize| {
+        let rss: Vec<String> = nodes
+            .iter()
+            .map(|node| match serfer::testing::rss::rss_kib_of(node.proc.pid()) {
+                Some(kib) => format!("{:.2}", kib as f64 / 1024.0),
+                None => "gone".to_owned(),
+            })
+            .collect();
+        let row = format!(
+            "| {sent} | {:.0} s | {} |\n",
+            started.elapsed().as_secs_f64(),
+            rss.join(" / ")
+        );
+        eprint!("   {row}");
+        rows.push_str(&row);
+    };
+    for i in 0..events {
+        if i % every.max(1) == 0 {
+            sample(i);
+        }
+        let payload = format!("soak-{i:08}");
+        nodes[0]
+            .client
+            .event("soak", Some(payload.as_bytes()), false)
+            .await
+            .map_err(|e| format!("event {i}: {e}"))?;
+    }
+    sample(events);
+    Ok(rows)
+}
