@@ -742,10 +742,12 @@ pub async fn soak(n: usize, events: usize, every: usize, serf: &str) -> Result<S
     let mut sample = |sent: usize| {
         let rss: Vec<String> = nodes
             .iter()
-            .map(|node| match serfer::testing::rss::rss_kib_of(node.proc.pid()) {
-                Some(kib) => format!("{:.2}", kib as f64 / 1024.0),
-                None => "gone".to_owned(),
-            })
+            .map(
+                |node| match serfer::testing::rss::rss_kib_of(node.proc.pid()) {
+                    Some(kib) => format!("{:.2}", kib as f64 / 1024.0),
+                    None => "gone".to_owned(),
+                },
+            )
             .collect();
         let row = format!(
             "| {sent} | {:.0} s | {} |\n",
