@@ -268,7 +268,29 @@ impl NodeBuilder {
         self
     }
 
-    /// How many recent user events are remembered to drop duplicates (default 512).
+    /// How many recent user events each node keeps (default 512, Serf's
+    /// `EventBuffer`).
+    ///
+    /// The buffer drops duplicates, and on the native engine it is also what
+    /// push/pull anti-entropy repairs from: every exchange carries the whole
+    /// buffer, and a node takes an event only while it is fewer than `n`
+    /// Lamport times older than the newest it has seen. An event gossip missed
+    /// therefore arrives only if an exchange happens before `n` newer events
+    /// exist. To have bursts of more than `n / 2` events arrive whole at any
+    /// rate, raise it on every node, above the largest burst: with 2,048, a
+    /// flood of 1,000 events sent back to back reaches every node of five
+    /// (`RELIABILITY.md`). Each push/pull then carries up to `n` events, and Go
+    /// agents in the same cluster, which keep 512, log `received old event`
+    /// for the older ones. The sender's back-pressure (see
+    /// [`event_queue_wait`](Self::event_queue_wait)) holds its queue to `n / 2`.
+    ///
+    /// On the serf-rs engine, push/pull carries no events: the buffer only
+    /// drops duplicates.
+    ///
+    /// ```
+    /// let builder = serfer::Node::builder().event_buffer_size(2048);
+    /// # drop(builder);
+    /// ```
     pub fn event_buffer_size(mut self, n: usize) -> Self {
         self.cfg.event_buffer_size = n;
         self

@@ -149,6 +149,46 @@ async fn a_flood_at_the_repairable_rate_arrives_whole() {
 }
 
 /// The deepest the sender's gossip queue got while `total` events were sent back to back.
+/// A flood sent as fast as the sender takes it outruns gossip, and with
+/// Serf's 512-event ring its oldest events leave every receiver's window
+/// before an exchange can repair them (the back-to-back test above). An event
+/// buffer larger than the flood keeps all of it repairable, at any rate: every
+/// node must have it, since each drops events older than its own window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_back_to_back_arrives_whole_when_the_ring_holds_it() {
+    init_logs();
+    if serfer::testing::engine() == serfer::Engine::SerfRs {
+        eprintln!("serf-rs's push/pull carries no events; this is the native engine's");
+        return;
+    }
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let seen = Seen::new();
+    const PUSH_PULL: Duration = Duration::from_secs(5);
+    let cluster = TestCluster::start(5, |_, b| {
+        b.event_buffer_size(2048)
+            .native_options(|mut o| {
+                o.memberlist.push_pull_interval = PUSH_PULL;
+                o
+            })
+            .user_event("load", count)
+            .state(seen.clone())
+    })
+    .await
+    .unwrap();
+    // After the last send: gossip drains the sender's queue (at most 1,024
+    // events, half the ring, by the sender's back-pressure; a few seconds),
+    // then each node's exchanges every 5 s with a random peer carry the whole
+    // ring. Four intervals make a peer that missed the same event on every
+    // exchange vanishingly unlikely.
+    let delivered = flood(&cluster, &seen, 1000, 0, PUSH_PULL * 4 + DELIVERY).await;
+    eprintln!("1000 events back to back, 2,048-event ring, delivered per node: {delivered:?}");
+    assert!(
+        delivered.iter().all(|&d| d == 1000),
+        "push/pull left events missing: {delivered:?}"
+    );
+    cluster.shutdown().await;
+}
+
 async fn deepest_queue_in_a_flood(cluster: &TestCluster, total: u32) -> usize {
     let node = cluster.node(0);
     let mut deepest = 0;

@@ -177,6 +177,9 @@ pub struct Stats {
     pub streams_refused: u64,
     /// Probes that ended without an ack.
     pub failed_probes: u64,
+    /// Probes that got no ack by datagram, directly or indirectly, but were
+    /// answered by the TCP fallback ping (not counted as failed).
+    pub probes_answered_by_tcp: u64,
     /// Times this node refuted a claim about itself.
     pub refutes: u64,
     /// Times this node's own suspicion timer declared a node dead.

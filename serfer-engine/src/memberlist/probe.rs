@@ -179,6 +179,7 @@ impl Memberlist {
         self.ack_handlers.remove(&probe.seq_no);
         if probe.fallback_ok {
             // Reachable over TCP only: treated as alive, as Go does.
+            self.stats.probes_answered_by_tcp += 1;
             self.awareness.apply_delta(-1);
             return;
         }

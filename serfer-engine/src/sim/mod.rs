@@ -499,7 +499,7 @@ impl<C: SimCore> Sim<C> {
                 }
             }
             Event::Packet { from, to, bytes } => {
-                if !self.nodes[to].up || !self.network.connected(from, to) {
+                if !self.nodes[to].up || !self.network.carries(from, to) {
                     self.stats.packets_dropped += 1;
                     return true;
                 }
@@ -517,7 +517,7 @@ impl<C: SimCore> Sim<C> {
                 kind,
                 bytes,
             } => {
-                if !self.nodes[to].up || !self.network.connected(from, to) {
+                if !self.nodes[to].up || !self.network.streams(from, to) {
                     self.stats.streams_failed += 1;
                     return true;
                 }
@@ -550,7 +550,7 @@ impl<C: SimCore> Sim<C> {
                 kind,
                 bytes,
             } => {
-                if !self.nodes[to].up || !self.network.connected(from, to) {
+                if !self.nodes[to].up || !self.network.streams(from, to) {
                     self.stats.streams_failed += 1;
                     return true;
                 }
@@ -591,7 +591,7 @@ impl<C: SimCore> Sim<C> {
                         self.stats.packets_dropped += 1;
                         continue;
                     };
-                    if !self.network.connected(i, j) || self.network.lose(i, j, &mut self.rng) {
+                    if !self.network.carries(i, j) || self.network.lose(i, j, &mut self.rng) {
                         self.stats.packets_dropped += 1;
                         continue;
                     }
@@ -648,7 +648,7 @@ impl<C: SimCore> Sim<C> {
             self.stats.streams_failed += 1;
             return;
         };
-        if !self.network.connected(i, j) {
+        if !self.network.streams(i, j) {
             self.stats.streams_failed += 1;
             return;
         }

@@ -1,6 +1,6 @@
 //! The simulated network: per-link delay and loss, partitions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
@@ -38,6 +38,8 @@ pub struct Network {
     /// Partition group of each node; nodes talk only within their group. Nodes
     /// absent from the map are in group 0.
     groups: BTreeMap<usize, usize>,
+    /// Directed links cut by [`Network::cut`].
+    cuts: BTreeSet<(usize, usize)>,
 }
 
 impl Network {
@@ -65,14 +67,33 @@ impl Network {
         }
     }
 
-    /// Ends every partition.
+    /// Cuts one direction: datagrams from `from` to `to` are dropped, and
+    /// streams between the two fail whichever end opens them (a stream needs
+    /// both directions). The way back still carries datagrams: an asymmetric
+    /// partition.
+    pub fn cut(&mut self, from: usize, to: usize) {
+        self.cuts.insert((from, to));
+    }
+
+    /// Ends every partition and every cut.
     pub fn heal(&mut self) {
         self.groups.clear();
+        self.cuts.clear();
     }
 
     /// True when `a` and `b` are on the same side of every partition.
     pub fn connected(&self, a: usize, b: usize) -> bool {
         self.groups.get(&a).copied().unwrap_or(0) == self.groups.get(&b).copied().unwrap_or(0)
+    }
+
+    /// True when a datagram from `from` can reach `to` (loss aside).
+    pub fn carries(&self, from: usize, to: usize) -> bool {
+        self.connected(from, to) && !self.cuts.contains(&(from, to))
+    }
+
+    /// True when a stream between `a` and `b` can complete.
+    pub fn streams(&self, a: usize, b: usize) -> bool {
+        self.carries(a, b) && self.carries(b, a)
     }
 
     fn link(&self, from: usize, to: usize) -> LinkConfig {
