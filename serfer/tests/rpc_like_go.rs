@@ -766,3 +766,71 @@ async fn monitor_streams_lines_at_the_monitors_level_not_the_nodes() {
     let mine = monitor_sees_debug(&serf, &node).await;
     assert!(mine.is_some(), "Serfer streams its debug lines too");
 }
+
+/// Starts `serf monitor -log-level=info` on `side`, has `side` join `peer` (a
+/// node named `peer`), and waits (bounded) for the membership line Go's agent
+/// logs. Returns the line.
+async fn monitor_sees_the_join(serf: &Path, side: &dyn Side, peer: SocketAddr) -> Option<String> {
+    let mut monitor = Proc::spawn(
+        "serf monitor",
+        std::process::Command::new(serf)
+            .args([
+                "monitor",
+                &format!("-rpc-addr={}", side.rpc()),
+                "-log-level=info",
+            ])
+            .env_remove("SERF_RPC_ADDR")
+            .env_remove("SERF_RPC_AUTH")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped()),
+    );
+    // The monitor subscribes some time after it starts; the agent replays its
+    // recent lines to a new monitor, so joining once is enough either way.
+    monitor
+        .wait_line_async(REPLY, |l| l.contains("[INFO]"))
+        .await?;
+    let (code, out) = cli(serf, side, "join", &[&peer.to_string()]).await;
+    assert_eq!(code, 0, "{out}");
+    let want = format!("EventMemberJoin: peer {}", peer.ip());
+    monitor.wait_line_async(REPLY, |l| l.contains(&want)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_shows_membership_changes_in_gos_words() {
+    let Some(serf) = serf_binary("monitor_shows_membership_changes_in_gos_words") else {
+        return;
+    };
+    let agent = go(&serf, None, vec![]).await;
+    let go_peer = Agent::start(
+        &serf,
+        "peer",
+        AgentOptions {
+            no_event_handler: true,
+            log_level: Some("info".into()),
+            ..AgentOptions::default()
+        },
+    )
+    .await;
+    let theirs = monitor_sees_the_join(&serf, &agent, go_peer.bind()).await;
+    eprintln!("Go: {theirs:?}");
+    assert!(theirs.is_some(), "Go's agent logs the join");
+
+    let node = ours("deploy", &["--log", "info"]);
+    let (pb, pr) = (loopback(), loopback().to_string());
+    let mut our_peer = Proc::example(
+        "deploy",
+        &[
+            "--node",
+            "peer",
+            "--bind",
+            &pb.to_string(),
+            "--rpc-addr",
+            &pr,
+        ],
+        &[],
+    );
+    our_peer.serfer_addr();
+    let mine = monitor_sees_the_join(&serf, &node, pb).await;
+    eprintln!("Serfer: {mine:?}");
+    assert!(mine.is_some(), "Serfer logs the join in Go's words");
+}

@@ -130,6 +130,10 @@ impl Memberlist {
             self.suspicions.remove(&name);
             // Someone speaks for us with other data or a newer incarnation: an
             // old instance of this node, or a forged claim. Out-bid it.
+            tracing::warn!(
+                incarnation = a.incarnation,
+                "refuting an alive message about this node with other data"
+            );
             self.refute(a.incarnation);
         } else {
             self.suspicions.remove(&name);
@@ -181,6 +185,7 @@ impl Memberlist {
             return;
         }
         if s.node == self.config.name {
+            tracing::warn!("Refuting a suspect message (from: {})", s.from);
             self.refute(s.incarnation);
             return;
         }
@@ -234,6 +239,11 @@ impl Memberlist {
                 from: self.config.name.clone(),
             };
             self.stats.declared_dead += 1;
+            tracing::info!(
+                "Marking {} as failed, suspect timeout reached ({} peer confirmations)",
+                dead.node,
+                sus.confirmations()
+            );
             self.dead_node(now, dead);
         }
     }
@@ -255,6 +265,7 @@ impl Memberlist {
         let left = d.is_leave();
         if node == self.config.name {
             if !self.leaving {
+                tracing::warn!("Refuting a dead message (from: {})", d.from);
                 self.refute(d.incarnation);
                 return;
             }

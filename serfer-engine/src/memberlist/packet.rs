@@ -111,8 +111,9 @@ impl Memberlist {
     ) -> Result<(), PacketError> {
         self.stats.packets_received += 1;
         let result = self.handle_packet_inner(now, from, bytes);
-        if result.is_err() {
+        if let Err(e) = &result {
             self.stats.packets_dropped += 1;
+            tracing::warn!("dropped a packet from {from}: {e}");
         }
         self.report_finished_broadcasts();
         result

@@ -180,10 +180,15 @@ impl Memberlist {
         if probe.fallback_ok {
             // Reachable over TCP only: treated as alive, as Go does.
             self.stats.probes_answered_by_tcp += 1;
+            tracing::warn!(
+                "Was able to connect to {} but other probes failed, network may be misconfigured",
+                probe.target
+            );
             self.awareness.apply_delta(-1);
             return;
         }
         self.stats.failed_probes += 1;
+        tracing::info!("Suspect {} has failed, no acks received", probe.target);
         // Missing nacks mean the helpers themselves did not answer: more likely
         // this node's own network is at fault, so its health takes the blame.
         let delta = if probe.expected_nacks > 0 {

@@ -137,6 +137,7 @@ impl Memberlist {
             Ok(None) => return StreamOutcome::NeedMore,
             Err(e) => {
                 self.stats.streams_refused += 1;
+                tracing::warn!("refused a stream from {from}: {e}");
                 let reply = StreamMessage::Err(ErrResp {
                     error: e.to_string(),
                 });
@@ -149,8 +150,9 @@ impl Memberlist {
         let outcome = match msg {
             StreamMessage::PushPull(remote) => {
                 let reply = self.encode_local_state(remote.join);
-                if self.merge_remote_state(now, from, remote).is_err() {
+                if let Err(e) = self.merge_remote_state(now, from, remote) {
                     self.stats.streams_refused += 1;
+                    tracing::error!("Failed push/pull merge with {from}: {e}");
                 }
                 match reply {
                     Some(bytes) => StreamOutcome::Reply(bytes),
@@ -201,8 +203,9 @@ impl Memberlist {
             Ok(Some(_)) => Err(StreamError::Unexpected("expected a push/pull reply")),
             Err(e) => Err(e),
         };
-        if result.is_err() {
+        if let Err(e) = &result {
             self.stats.streams_refused += 1;
+            tracing::error!("Push/Pull with {from} failed: {e}");
         }
         self.report_finished_broadcasts();
         result

@@ -86,7 +86,6 @@ impl Suspicion {
     }
 
     /// Confirmations counted.
-    #[cfg(test)]
     pub(crate) fn confirmations(&self) -> u32 {
         self.n
     }

@@ -504,7 +504,9 @@ impl<C: DriverCore> Driver<C> {
                 CoreOutput::Packet { to, bytes } => {
                     // A failed send is a lost datagram, which the protocol
                     // tolerates by design.
-                    let _ = self.udp.send_to(&bytes, to).await;
+                    if let Err(e) = self.udp.send_to(&bytes, to).await {
+                        tracing::debug!("Failed to send a packet to {to}: {e}");
+                    }
                 }
                 CoreOutput::PushPull {
                     to,
@@ -565,9 +567,28 @@ async fn exchange(
             .await?;
         io::Result::Ok(reply)
     };
-    let reply = match time::timeout_at(deadline, work).await {
-        Ok(Ok(reply)) if !reply.is_empty() => Some(reply),
-        _ => None,
+    let outcome = match time::timeout_at(deadline, work).await {
+        Ok(Ok(reply)) if !reply.is_empty() => Ok(reply),
+        Ok(Ok(_)) => Err("the peer closed without answering".to_owned()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("i/o timeout".to_owned()),
+    };
+    let reply = match outcome {
+        Ok(reply) => Some(reply),
+        Err(e) => {
+            match kind {
+                Exchange::PushPull { join: Some(_) } => {
+                    tracing::warn!("Failed to join {to}: {e}")
+                }
+                Exchange::PushPull { join: None } => {
+                    tracing::error!("Push/Pull with {to} failed: {e}")
+                }
+                // A failed TCP ping is a probe's fallback failing; the probe's
+                // verdict is logged by the core.
+                Exchange::Ping => tracing::debug!("TCP ping to {to} failed: {e}"),
+            }
+            None
+        }
     };
     let _ = io_tx.send(Io::Reply {
         to,

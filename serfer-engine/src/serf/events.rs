@@ -135,6 +135,21 @@ impl Serf {
         let size = self.events.slots().len() as u64;
         if cur > size && msg.ltime < cur - size {
             self.stats.events_old += 1;
+            // Every push/pull carries the peer's whole ring, whose oldest slots
+            // are routinely behind a busy receiver's window: not worth a warning.
+            if from_push_pull {
+                tracing::debug!(
+                    "received old event {} from time {} (current: {cur})",
+                    msg.name,
+                    msg.ltime
+                );
+            } else {
+                tracing::warn!(
+                    "received old event {} from time {} (current: {cur})",
+                    msg.name,
+                    msg.ltime
+                );
+            }
             return false;
         }
         match self.events.insert(msg.ltime, &msg.name, &msg.payload) {

@@ -397,6 +397,17 @@ impl Serf {
     }
 
     pub(super) fn emit(&mut self, e: Event) {
+        if let Event::Member(change) = &e {
+            let (kind, m) = match change {
+                MemberEvent::Join(m) => ("Join", m),
+                MemberEvent::Leave(m) => ("Leave", m),
+                MemberEvent::Failed(m) => ("Failed", m),
+                MemberEvent::Update(m) => ("Update", m),
+                MemberEvent::Reap(m) => ("Reap", m),
+            };
+            // Go's agent logs each change in these words; operators grep for them.
+            tracing::info!("EventMember{kind}: {} {}", m.name, m.addr.ip());
+        }
         self.outputs.push_back(super::Output::Event(e));
     }
 }

@@ -763,8 +763,20 @@ impl Serf {
                 NodeEvent::Update(m) => self.handle_node_update(&m),
                 // Serf keeps failed and left members until its own reap.
                 NodeEvent::Reap(_) => {}
-                NodeEvent::Conflict { existing, .. } => {
-                    if existing.name == self.ml.name() {
+                NodeEvent::Conflict { existing, other } => {
+                    if existing.name != self.ml.name() {
+                        tracing::warn!(
+                            "Name conflict for '{}' both {} and {} are claiming",
+                            existing.name,
+                            existing.addr,
+                            other.addr
+                        );
+                    } else {
+                        tracing::error!(
+                            "Node name conflicts with another node at {}. Names must be unique! (Resolution enabled: {})",
+                            other.addr,
+                            self.config.enable_name_conflict_resolution
+                        );
                         self.resolve_node_conflict(now);
                     }
                 }
@@ -895,6 +907,13 @@ impl Serf {
         self.conflict_running = false;
         let majority = responses / 2 + 1;
         let survived = matching >= majority;
+        if survived {
+            tracing::info!("majority in name conflict resolution [{matching} / {responses}]");
+        } else {
+            tracing::warn!(
+                "minority in name conflict resolution, quitting [{matching} / {responses}]"
+            );
+        }
         self.emit(Event::NameConflict {
             matching,
             responses,

@@ -403,10 +403,23 @@ pub(crate) fn event(event: Event) -> Option<EngineEvent> {
             coalesce: msg.cc(),
             payload: strip_trailer(msg.payload()),
         },
-        Event::Member(ev) => EngineEvent::Member {
-            kind: member_event_kind(ev.ty()),
-            members: ev.members().iter().map(member).collect(),
-        },
+        Event::Member(ev) => {
+            let kind = member_event_kind(ev.ty());
+            let members: Vec<Member> = ev.members().iter().map(member).collect();
+            // serf-rs does not log membership changes; the native engine and
+            // Go's agent do, in these words, which operators grep for.
+            let word = match kind {
+                MemberEventKind::Join => "Join",
+                MemberEventKind::Leave => "Leave",
+                MemberEventKind::Failed => "Failed",
+                MemberEventKind::Update => "Update",
+                MemberEventKind::Reap => "Reap",
+            };
+            for m in &members {
+                tracing::info!("EventMember{word}: {} {}", m.name, m.addr);
+            }
+            EngineEvent::Member { kind, members }
+        }
         Event::Query(q) => EngineEvent::Query(ReceivedQuery {
             name: Arc::from(q.name().as_str()),
             ltime: u64::from(q.lamport_time()),
