@@ -693,3 +693,60 @@ fn restored_clocks_skip_what_the_node_saw_before() {
     assert_eq!(got, times[3..].to_vec());
     assert!(sim.core(n).event_clock() > seen_until);
 }
+
+#[test]
+fn a_leave_during_a_flood_is_a_leave() {
+    // Node 0 sends events faster than gossip carries them (500/s; about 100
+    // events/s fit at N = 5), and every node relays each new one, so every
+    // queue always holds newer events than anything else. Node 4 leaves in the
+    // middle. Go keeps Serf's intents in a queue of their own, drained before
+    // queries and events, so the leave intent goes out in the next packet
+    // whatever the flood; were it queued behind the events, it would wait past
+    // the broadcast timeout, memberlist's own leave would go first, and the
+    // others would record node 4 as failed.
+    let n = 5;
+    let mut sim = cluster(52, n, 0.0);
+    converge(&mut sim, &[0, 1, 2, 3, 4], SECS(2));
+    take_events(&mut sim);
+    let mut k = 0u32;
+    let mut flood_for = |sim: &mut Sim<Serf>, d: Duration| {
+        let until = sim.now() + d;
+        while sim.now() < until {
+            for _ in 0..10 {
+                sim.with_core(0, |c, _| c.user_event("flood", &k.to_be_bytes(), false))
+                    .unwrap();
+                k += 1;
+            }
+            sim.run_for(MS(20));
+        }
+    };
+    flood_for(&mut sim, SECS(5));
+    sim.leave(4);
+    flood_for(&mut sim, SECS(10));
+    let evs = take_events(&mut sim);
+    for i in 0..4 {
+        let about_4 = |pred: fn(&MemberEvent) -> bool| {
+            evs.iter()
+                .filter(|(o, e)| {
+                    *o == i
+                        && matches!(e, Event::Member(m) if pred(m) && member_name(m) == sim_name(4))
+                })
+                .count()
+        };
+        let left = about_4(|m| matches!(m, MemberEvent::Leave(_)));
+        let failed = about_4(|m| matches!(m, MemberEvent::Failed(_)));
+        println!("node {i}: node 4 left {left}, failed {failed}");
+        assert_eq!((left, failed), (1, 0), "node {i}");
+    }
+    assert!(sim.node(4).leave_complete.is_some());
+}
+
+fn member_name(e: &MemberEvent) -> &str {
+    match e {
+        MemberEvent::Join(m)
+        | MemberEvent::Leave(m)
+        | MemberEvent::Failed(m)
+        | MemberEvent::Update(m)
+        | MemberEvent::Reap(m) => &m.name,
+    }
+}

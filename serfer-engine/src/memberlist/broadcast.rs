@@ -42,6 +42,31 @@ pub(crate) fn retransmit_limit(mult: u32, n: usize) -> u32 {
     mult.saturating_mul(scale)
 }
 
+/// Which of the user layer's broadcast queues a message joins. Packets take
+/// memberlist's own messages first, then the user's, `High` before `Medium`
+/// before `Low`, each queue in its own fewest-sent-first order. Serf puts its
+/// intents in `High`, queries in `Medium` and user events in `Low`, as Go's
+/// Serf drains its three queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// Drained first.
+    High,
+    /// After `High`.
+    Medium,
+    /// Last.
+    Low,
+}
+
+impl Priority {
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Priority::High => 0,
+            Priority::Medium => 1,
+            Priority::Low => 2,
+        }
+    }
+}
+
 /// A queue of messages waiting to be gossiped.
 #[derive(Debug)]
 pub(crate) struct BroadcastQueue {

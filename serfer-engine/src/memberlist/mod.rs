@@ -46,6 +46,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serfer_wire::memberlist::{Alive, Dead};
 
+pub use broadcast::Priority;
 pub use config::{Config, META_MAX_SIZE, PROTOCOL_VERSIONS};
 pub use error::{CommandError, ConfigError, PacketError, StreamError};
 pub use keyring::Keyring;
@@ -196,8 +197,9 @@ pub struct Memberlist {
     awareness: Awareness,
     /// memberlist's own alive/suspect/dead messages.
     broadcasts: BroadcastQueue,
-    /// The user layer's messages, sent after memberlist's.
-    user_broadcasts: BroadcastQueue,
+    /// The user layer's messages, one queue per [`Priority`], sent after
+    /// memberlist's in priority order.
+    user_broadcasts: [BroadcastQueue; 3],
     /// Running suspicions by node name (ordered, so expiry order is stable).
     suspicions: BTreeMap<String, Suspicion>,
     /// Pending acks by sequence number.
@@ -237,7 +239,7 @@ impl Memberlist {
             members: Members::new(config.seed ^ 0x6d65_6d62),
             seq_no: 0,
             broadcasts: BroadcastQueue::new(config.seed ^ 0x6271_7565),
-            user_broadcasts: BroadcastQueue::default(),
+            user_broadcasts: Default::default(),
             suspicions: BTreeMap::new(),
             ack_handlers: BTreeMap::new(),
             probe: None,
@@ -328,7 +330,8 @@ impl Memberlist {
 
     /// Messages waiting in the broadcast queues (memberlist's, user's).
     pub fn queued_broadcasts(&self) -> (usize, usize) {
-        (self.broadcasts.len(), self.user_broadcasts.len())
+        let user = self.user_broadcasts.iter().map(BroadcastQueue::len).sum();
+        (self.broadcasts.len(), user)
     }
 
     /// The user (Serf) messages waiting in the broadcast queue, as they were
@@ -336,7 +339,8 @@ impl Memberlist {
     pub fn queued_user_messages(&self) -> impl Iterator<Item = &[u8]> {
         // Each is stored behind memberlist's `user` type byte.
         self.user_broadcasts
-            .messages()
+            .iter()
+            .flat_map(BroadcastQueue::messages)
             .map(|m| m.get(1..).unwrap_or_default())
     }
 
@@ -471,45 +475,56 @@ impl Memberlist {
         Ok(())
     }
 
-    /// Queues a user (Serf) message for gossip, after memberlist's own messages.
-    /// It is retransmitted like them and never replaces another user message.
+    /// Queues a user (Serf) message for gossip at [`Priority::Low`], after
+    /// memberlist's own messages. It is retransmitted like them and never
+    /// replaces another user message.
     pub fn queue_broadcast(&mut self, msg: Vec<u8>) -> Result<(), CommandError> {
+        self.queue_broadcast_at(Priority::Low, msg)
+    }
+
+    /// Queues a user message for gossip at `priority`: packets carry
+    /// memberlist's own messages first, then the user's by priority, so a
+    /// flood of low-priority messages cannot hold back a higher one.
+    pub fn queue_broadcast_at(
+        &mut self,
+        priority: Priority,
+        msg: Vec<u8>,
+    ) -> Result<(), CommandError> {
         self.check_user_message(&msg)?;
         // Stored with memberlist's `user` type byte, ready to go into a packet.
-        let mut framed = Vec::with_capacity(msg.len() + 1);
-        framed.push(serfer_wire::memberlist::USER);
-        framed.extend_from_slice(&msg);
-        self.user_broadcasts.push(None, framed, None);
+        self.user_broadcasts[priority.index()].push(None, user_framed(&msg), None);
         Ok(())
     }
 
-    /// Like [`Memberlist::queue_broadcast`], but returns an id that
+    /// Like [`Memberlist::queue_broadcast_at`], but returns an id that
     /// [`Memberlist::take_finished_user_broadcasts`] reports once the message
     /// has been fully retransmitted or pruned (Serf waits for its leave intent
     /// this way before gossiping the memberlist leave).
-    pub fn queue_broadcast_notify(&mut self, msg: Vec<u8>) -> Result<u64, CommandError> {
+    pub fn queue_broadcast_notify(
+        &mut self,
+        priority: Priority,
+        msg: Vec<u8>,
+    ) -> Result<u64, CommandError> {
         self.check_user_message(&msg)?;
-        let mut framed = Vec::with_capacity(msg.len() + 1);
-        framed.push(serfer_wire::memberlist::USER);
-        framed.extend_from_slice(&msg);
         self.next_user_id += 1;
         let id = self.next_user_id;
-        self.user_broadcasts
-            .push(None, framed, Some(Notify::User(id)));
+        self.user_broadcasts[priority.index()].push(
+            None,
+            user_framed(&msg),
+            Some(Notify::User(id)),
+        );
         Ok(id)
     }
 
     /// Ids of notifying user messages that left the queue since the last call.
     pub fn take_finished_user_broadcasts(&mut self) -> Vec<u64> {
-        self.finished_user.extend(
-            self.user_broadcasts
-                .drain_finished()
-                .into_iter()
-                .filter_map(|n| match n {
+        for queue in &mut self.user_broadcasts {
+            self.finished_user
+                .extend(queue.drain_finished().into_iter().filter_map(|n| match n {
                     Notify::User(id) => Some(id),
                     Notify::Leave => None,
-                }),
-        );
+                }));
+        }
         std::mem::take(&mut self.finished_user)
     }
 
@@ -520,19 +535,18 @@ impl Memberlist {
     }
 
     /// Drops the most-retransmitted user messages until at most `max` remain
-    /// (Serf bounds its queues this way).
+    /// in each priority's queue (Serf bounds each of its queues this way).
     pub fn prune_user_broadcasts(&mut self, max: usize) {
-        self.user_broadcasts.prune(max);
+        for queue in &mut self.user_broadcasts {
+            queue.prune(max);
+        }
     }
 
     /// Sends a user (Serf) message to one address in a packet of its own (Serf's
     /// query acks, responses and relays).
     pub fn send_user_packet(&mut self, to: SocketAddr, msg: &[u8]) -> Result<(), CommandError> {
         self.check_user_message(msg)?;
-        let mut framed = Vec::with_capacity(msg.len() + 1);
-        framed.push(serfer_wire::memberlist::USER);
-        framed.extend_from_slice(msg);
-        self.send_packet(to, false, &[framed]);
+        self.send_packet(to, false, &[user_framed(msg)]);
         Ok(())
     }
 
@@ -574,9 +588,11 @@ impl Memberlist {
                 Notify::User(id) => self.finished_user.push(id),
             }
         }
-        for n in self.user_broadcasts.drain_finished() {
-            if let Notify::User(id) = n {
-                self.finished_user.push(id);
+        for queue in &mut self.user_broadcasts {
+            for n in queue.drain_finished() {
+                if let Notify::User(id) = n {
+                    self.finished_user.push(id);
+                }
             }
         }
     }
@@ -613,4 +629,12 @@ fn next_period(due: Instant, period: Duration, now: Instant) -> Instant {
     } else {
         now + period
     }
+}
+
+/// `msg` behind memberlist's `user` type byte, as it goes into a packet.
+fn user_framed(msg: &[u8]) -> Vec<u8> {
+    let mut framed = Vec::with_capacity(msg.len() + 1);
+    framed.push(serfer_wire::memberlist::USER);
+    framed.extend_from_slice(msg);
+    framed
 }

@@ -34,21 +34,21 @@ impl Memberlist {
     }
 
     /// Takes queued broadcasts that fit in `limit` bytes, at most `max_parts`
-    /// of them: memberlist's first, then the user's (queued with their `user`
-    /// type byte, which Go budgets as one more byte of overhead).
+    /// of them: memberlist's first, then the user's by priority (queued with
+    /// their `user` type byte, which Go budgets as one more byte of overhead).
     pub(crate) fn take_broadcasts(&mut self, limit: usize, max_parts: usize) -> Vec<Arc<[u8]>> {
         let transmit_limit = retransmit_limit(self.config.retransmit_mult, self.members.len());
         let mut msgs = self
             .broadcasts
             .take(COMPOUND_PART, limit, transmit_limit, max_parts);
-        let used: usize = msgs.iter().map(|m| m.len() + COMPOUND_PART).sum();
-        let avail = limit.saturating_sub(used);
-        let room = max_parts.saturating_sub(msgs.len());
-        if avail > COMPOUND_PART + 1 && room > 0 {
-            let user = self
-                .user_broadcasts
-                .take(COMPOUND_PART, avail, transmit_limit, room);
-            msgs.extend(user);
+        for queue in &mut self.user_broadcasts {
+            let used: usize = msgs.iter().map(|m| m.len() + COMPOUND_PART).sum();
+            let avail = limit.saturating_sub(used);
+            let room = max_parts.saturating_sub(msgs.len());
+            if avail <= COMPOUND_PART + 1 || room == 0 {
+                break;
+            }
+            msgs.extend(queue.take(COMPOUND_PART, avail, transmit_limit, room));
         }
         msgs
     }

@@ -13,6 +13,7 @@ use serfer_wire::serf::{EventEntry, SerfMessage, UserEvent as WireEvent, UserEve
 
 use super::config::USER_EVENT_SIZE_HARD_LIMIT;
 use super::{Event, Serf, SerfError, UserEvent};
+use crate::memberlist::Priority;
 
 /// The ring of recently seen events.
 #[derive(Debug)]
@@ -118,7 +119,7 @@ impl Serf {
                 limit: USER_EVENT_SIZE_HARD_LIMIT,
             });
         }
-        self.ml.queue_broadcast(raw)?;
+        self.ml.queue_broadcast_at(Priority::Low, raw)?;
         self.event_clock.increment();
         self.handle_user_event(&msg, false);
         Ok(())

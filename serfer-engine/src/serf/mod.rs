@@ -57,7 +57,7 @@ pub use queries::{QueryId, QueryIn, QueryParams};
 pub use serfer_wire::serf::MemberStatus;
 
 use crate::memberlist::{
-    Memberlist, NodeEvent, Output as MlOutput, PacketError, StreamError, StreamOutcome,
+    Memberlist, NodeEvent, Output as MlOutput, PacketError, Priority, StreamError, StreamOutcome,
     META_MAX_SIZE,
 };
 use crate::Instant;
@@ -660,7 +660,7 @@ impl Serf {
         self.handle_leave_intent(now, &msg);
         let id = if self.members.has_alive_others(self.ml.name()) {
             let raw = SerfMessage::Leave(msg).encode()?;
-            Some(self.ml.queue_broadcast_notify(raw)?)
+            Some(self.ml.queue_broadcast_notify(Priority::High, raw)?)
         } else {
             None
         };
@@ -699,7 +699,7 @@ impl Serf {
         self.handle_leave_intent(now, &msg);
         let id = if self.members.has_alive_others(self.ml.name()) {
             let raw = SerfMessage::Leave(msg).encode()?;
-            let id = self.ml.queue_broadcast_notify(raw)?;
+            let id = self.ml.queue_broadcast_notify(Priority::High, raw)?;
             self.notify_pending.insert(id);
             Some(id)
         } else {
@@ -839,38 +839,39 @@ impl Serf {
                 return;
             }
         };
+        // Re-gossiped (as received) into the queue Go's Serf uses for the kind.
         let rebroadcast = match msg {
-            SerfMessage::Leave(m) => self.handle_leave_intent(now, &m),
-            SerfMessage::Join(m) => self.handle_join_intent(now, &m),
-            SerfMessage::UserEvent(m) => self.handle_user_event(&m, false),
-            SerfMessage::Query(q) => self.handle_query(now, q),
+            SerfMessage::Leave(m) => self.handle_leave_intent(now, &m).then_some(Priority::High),
+            SerfMessage::Join(m) => self.handle_join_intent(now, &m).then_some(Priority::High),
+            SerfMessage::UserEvent(m) => self.handle_user_event(&m, false).then_some(Priority::Low),
+            SerfMessage::Query(q) => self.handle_query(now, q).then_some(Priority::Medium),
             SerfMessage::QueryResponse(r) => {
                 self.handle_query_response(now, r);
-                false
+                None
             }
             SerfMessage::Relay(r) => {
                 self.forward_relay(r);
-                false
+                None
             }
             // The rest only travel inside other messages.
             _ => {
                 self.stats.messages_dropped += 1;
-                false
+                None
             }
         };
-        if rebroadcast {
-            // Re-gossip the message as received. Only an oversized message is
-            // refused, and it could not have arrived in one packet.
-            let _ = self.ml.queue_broadcast(raw.to_vec());
+        if let Some(priority) = rebroadcast {
+            // Only an oversized message is refused, and it could not have
+            // arrived in one packet.
+            let _ = self.ml.queue_broadcast_at(priority, raw.to_vec());
         }
     }
 
-    /// Queues a Serf message for gossip.
+    /// Queues a Serf intent for gossip, ahead of queries and events.
     fn broadcast(&mut self, msg: SerfMessage) {
         // Encoding an in-memory message cannot fail for sizes Serf produces;
         // a refusal would only mean the message is not gossiped.
         if let Ok(raw) = msg.encode() {
-            let _ = self.ml.queue_broadcast(raw);
+            let _ = self.ml.queue_broadcast_at(Priority::High, raw);
         }
     }
 

@@ -15,6 +15,7 @@ use serfer_wire::serf::{
 
 use super::keys::KeyReport;
 use super::{Event, MemberStatus, Serf, SerfError, SerfState};
+use crate::memberlist::Priority;
 use crate::Instant;
 
 /// Identifies a query: its query-clock time and random id.
@@ -233,7 +234,7 @@ impl Serf {
                 limit: self.config.query_size_limit,
             });
         }
-        self.ml.queue_broadcast(raw)?;
+        self.ml.queue_broadcast_at(Priority::Medium, raw)?;
         let id = QueryId {
             ltime: q.ltime,
             id: q.id,
