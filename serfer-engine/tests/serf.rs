@@ -750,3 +750,108 @@ fn member_name(e: &MemberEvent) -> &str {
         | MemberEvent::Reap(m) => &m.name,
     }
 }
+
+#[test]
+fn member_events_coalesce_as_the_agent_does() {
+    // Node 0 coalesces membership changes with Go's agent settings (a 3 s
+    // window, closed after 1 s without change); node 1 reports each at once.
+    let n = 5;
+    let mut sim = Sim::serf(SimConfig {
+        seed: 61,
+        ..SimConfig::default()
+    });
+    for i in 0..n {
+        let mut c = sim.serf_config(i);
+        if i == 0 {
+            c.coalesce_period = SECS(3);
+            c.quiescent_period = SECS(1);
+        }
+        sim.add_node(c).unwrap();
+    }
+    // Joins 300 ms apart: never a quiet second, so one window, closed 1 s
+    // after the last change.
+    let mut last_join = sim.now();
+    for i in 1..n {
+        last_join = sim.now();
+        sim.join(i, &[0]);
+        sim.run_for(MS(300));
+    }
+    sim.run_for(SECS(5));
+    let joins_at = |sim: &Sim<Serf>, i: usize| -> Vec<serfer_engine::Instant> {
+        sim.node(i)
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Member(MemberEvent::Join(_))))
+            .map(|(t, _)| *t)
+            .collect()
+    };
+    let coalesced = joins_at(&sim, 0);
+    let direct = joins_at(&sim, 1);
+    println!("joins at node 0 (coalescing): {coalesced:?}; at node 1: {direct:?}");
+    assert_eq!(coalesced.len(), n, "one join per member");
+    assert!(coalesced.iter().all(|&t| t == coalesced[0]), "one window");
+    // Node 0 hears of the last joiner in its join push/pull, at once.
+    assert!(coalesced[0] >= last_join + SECS(1), "{coalesced:?}");
+    assert!(coalesced[0] <= serfer_engine::Instant::ZERO + SECS(3));
+    assert_eq!(direct.len(), n);
+    sim.clear_events();
+
+    // Node 4 fails and is back within one window: node 0 reports nothing
+    // about it (its last report, a join, is still true); node 1 reports both.
+    sim.crash(4);
+    let failed = sim.run_until(sim.now() + SECS(30), MS(10), |s| {
+        status(s, 0, 4) == Some(MemberStatus::Failed)
+    });
+    assert!(failed.is_some(), "node 4 never failed at node 0");
+    let c = sim.serf_config(4);
+    sim.restart(4, c).unwrap();
+    sim.join(4, &[1]);
+    let back = sim.run_until(sim.now() + SECS(10), MS(10), |s| {
+        status(s, 0, 4) == Some(MemberStatus::Alive)
+    });
+    assert!(back.is_some(), "node 4 never back at node 0");
+    sim.run_for(SECS(5));
+    let about_4 = |sim: &Sim<Serf>, i: usize| -> Vec<&'static str> {
+        sim.node(i)
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::Member(m) if member_name(m) == sim_name(4) => Some(match m {
+                    MemberEvent::Join(_) => "join",
+                    MemberEvent::Leave(_) => "leave",
+                    MemberEvent::Failed(_) => "failed",
+                    MemberEvent::Update(_) => "update",
+                    MemberEvent::Reap(_) => "reap",
+                }),
+                _ => None,
+            })
+            .collect()
+    };
+    println!(
+        "node 4 failed and back {:?} later: node 0 reported {:?}, node 1 {:?}",
+        back.zip(failed).map(|(b, f)| b - f),
+        about_4(&sim, 0),
+        about_4(&sim, 1)
+    );
+    assert_eq!(about_4(&sim, 0), Vec::<&str>::new());
+    assert_eq!(about_4(&sim, 1), ["failed", "join"]);
+
+    // Tag updates are reported each time, once per window.
+    for k in 0..3 {
+        sim.with_core(2, |c, now| {
+            let mut tags = BTreeMap::new();
+            tags.insert("k".to_owned(), k.to_string());
+            c.set_tags(now, tags)
+        })
+        .unwrap();
+        sim.run_for(SECS(5));
+    }
+    let updates = |sim: &Sim<Serf>, i: usize| {
+        sim.node(i)
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Member(MemberEvent::Update(_))))
+            .count()
+    };
+    assert_eq!((updates(&sim, 0), updates(&sim, 1)), (3, 3));
+}

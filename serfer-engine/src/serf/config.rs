@@ -52,6 +52,13 @@ pub struct SerfConfig {
     pub disable_coordinates: bool,
     /// The clocks a snapshot recorded before a restart (none).
     pub restored_clocks: Option<RestoredClocks>,
+    /// Longest a membership change is held to be coalesced with others
+    /// (zero: off, as in Go's library; Go's agent uses 3 s). Coalescing is on
+    /// only when this and [`SerfConfig::quiescent_period`] are both set.
+    pub coalesce_period: Duration,
+    /// Held membership changes are reported once none came for this long
+    /// (zero: off; Go's agent uses 1 s).
+    pub quiescent_period: Duration,
 }
 
 /// The last clocks a node saw before it stopped, as its snapshot recorded
@@ -92,6 +99,8 @@ impl SerfConfig {
             enable_name_conflict_resolution: true,
             disable_coordinates: false,
             restored_clocks: None,
+            coalesce_period: Duration::ZERO,
+            quiescent_period: Duration::ZERO,
         }
     }
 }

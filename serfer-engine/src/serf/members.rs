@@ -408,6 +408,11 @@ impl Serf {
             // Go's agent logs each change in these words; operators grep for them.
             tracing::info!("EventMember{kind}: {} {}", m.name, m.addr.ip());
         }
-        self.outputs.push_back(super::Output::Event(e));
+        match e {
+            // Held until the input being handled is over, when its time is
+            // known (`Serf::hold_member_events`).
+            Event::Member(change) if self.coalescer.is_some() => self.held.push(change),
+            e => self.outputs.push_back(super::Output::Event(e)),
+        }
     }
 }

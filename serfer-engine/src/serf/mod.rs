@@ -31,6 +31,7 @@
 //! * a Vivaldi network coordinate in every ack, updated from each probe's RTT.
 
 mod clock;
+mod coalesce;
 mod config;
 mod coordinate;
 mod error;
@@ -61,6 +62,7 @@ use crate::memberlist::{
     META_MAX_SIZE,
 };
 use crate::Instant;
+use coalesce::MemberCoalescer;
 use events::EventRing;
 use members::MemberTable;
 use queries::QueryState;
@@ -301,6 +303,10 @@ pub struct Serf {
     /// Force-leave broadcasts fully transmitted (or dropped) since the last
     /// [`Serf::take_finished_broadcasts`].
     notify_done: Vec<u64>,
+    /// Member-event coalescing, when configured.
+    coalescer: Option<MemberCoalescer>,
+    /// Membership changes of the input being handled, for the coalescer.
+    held: Vec<MemberEvent>,
 }
 
 impl Serf {
@@ -344,6 +350,8 @@ impl Serf {
             conflict_running: false,
             notify_pending: BTreeSet::new(),
             notify_done: Vec::new(),
+            coalescer: MemberCoalescer::new(config.coalesce_period, config.quiescent_period),
+            held: Vec::new(),
             ml,
             config,
         };
@@ -357,6 +365,7 @@ impl Serf {
         serf.refresh_ack_payload();
         let me = serf.ml.local_member().clone();
         serf.handle_node_join(now, &me);
+        serf.hold_member_events(now);
         Ok(serf)
     }
 
@@ -484,6 +493,17 @@ impl Serf {
     /// peers will find it failed. Emits [`Output::Shutdown`].
     pub fn shutdown(&mut self) {
         if self.state != SerfState::Shutdown {
+            // Held membership changes are reported, as Go flushes its
+            // coalescer at shutdown.
+            let mut held = std::mem::take(&mut self.held);
+            if let Some(c) = &mut self.coalescer {
+                let mut flushed = c.flush();
+                flushed.append(&mut held);
+                held = flushed;
+            }
+            for e in held {
+                self.outputs.push_back(Output::Event(Event::Member(e)));
+            }
             self.state = SerfState::Shutdown;
             self.outputs.push_back(Output::Shutdown);
         }
@@ -579,6 +599,9 @@ impl Serf {
             next = next.min(t);
         }
         if let Some(t) = self.members.next_prune() {
+            next = next.min(t);
+        }
+        if let Some(t) = self.coalescer.as_ref().and_then(MemberCoalescer::deadline) {
             next = next.min(t);
         }
         match self.leave {
@@ -739,6 +762,21 @@ impl Serf {
             if !self.advance_leave(now) {
                 break;
             }
+        }
+        self.hold_member_events(now);
+    }
+
+    /// Hands the membership changes of the input just handled to the
+    /// coalescer, at `now`, and reports what a closed window releases.
+    fn hold_member_events(&mut self, now: Instant) {
+        let Some(c) = &mut self.coalescer else {
+            return;
+        };
+        for e in self.held.drain(..) {
+            c.add(now, e);
+        }
+        for e in c.poll(now) {
+            self.outputs.push_back(Output::Event(Event::Member(e)));
         }
     }
 
