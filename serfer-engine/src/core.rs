@@ -61,8 +61,15 @@ pub trait Core {
     fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]);
     /// A received stream.
     fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome;
-    /// The answer to a push/pull this core asked for; true if it completed.
-    fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool;
+    /// The answer to a push/pull this core asked for (`join` as it asked);
+    /// true if it completed.
+    fn handle_push_pull_reply(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+        join: bool,
+    ) -> bool;
     /// The answer to a TCP ping this core asked for; true if it completed.
     fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool;
     /// Timers.
@@ -81,9 +88,15 @@ impl Core for Memberlist {
     fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome {
         Memberlist::handle_stream(self, now, from, bytes)
     }
-    fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
+    fn handle_push_pull_reply(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+        join: bool,
+    ) -> bool {
         matches!(
-            Memberlist::handle_push_pull_reply(self, now, from, bytes),
+            Memberlist::handle_push_pull_reply(self, now, from, bytes, join),
             Ok(StreamOutcome::Done)
         )
     }
@@ -128,9 +141,15 @@ impl Core for Serf {
     fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome {
         Serf::handle_stream(self, now, from, bytes)
     }
-    fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
+    fn handle_push_pull_reply(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+        join: bool,
+    ) -> bool {
         matches!(
-            Serf::handle_push_pull_reply(self, now, from, bytes),
+            Serf::handle_push_pull_reply(self, now, from, bytes, join),
             Ok(StreamOutcome::Done)
         )
     }

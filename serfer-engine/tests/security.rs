@@ -258,7 +258,7 @@ fn garbage_never_panics() {
                     let _ = core.handle_stream(now, from, &bytes);
                 }
                 _ => {
-                    let _ = core.handle_push_pull_reply(now, from, &bytes);
+                    let _ = core.handle_push_pull_reply(now, from, &bytes, i % 8 == 3);
                     let _ = core.handle_stream_ping_reply(now, from, &bytes);
                 }
             }

@@ -185,14 +185,15 @@ impl Memberlist {
         outcome
     }
 
-    /// Handles the answer to an [`Output::PushPull`]: merges the peer's state.
-    /// `Ok(StreamOutcome::NeedMore)` asks for more bytes; `Ok(Done)` means
-    /// merged.
+    /// Handles the answer to an [`Output::PushPull`] (`join` as the output
+    /// said): merges the peer's state. `Ok(StreamOutcome::NeedMore)` asks for
+    /// more bytes; `Ok(Done)` means merged.
     pub fn handle_push_pull_reply(
         &mut self,
         now: Instant,
         from: SocketAddr,
         bytes: &[u8],
+        join: bool,
     ) -> Result<StreamOutcome, StreamError> {
         let result = match self.read_stream(bytes) {
             Ok(None) => return Ok(StreamOutcome::NeedMore),
@@ -205,7 +206,13 @@ impl Memberlist {
         };
         if let Err(e) = &result {
             self.stats.streams_refused += 1;
-            tracing::error!("Push/Pull with {from} failed: {e}");
+            // As Go: a failed join is the joiner's error to report (debug
+            // here); a failed periodic exchange is nobody else's.
+            if join {
+                tracing::debug!("Failed to join {from}: {e}");
+            } else {
+                tracing::error!("Push/Pull with {from} failed: {e}");
+            }
         }
         self.report_finished_broadcasts();
         result

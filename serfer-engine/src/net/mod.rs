@@ -442,8 +442,9 @@ impl<C: DriverCore> Driver<C> {
             }
             Io::Reply { to, kind, bytes } => {
                 let ok = match (kind, bytes) {
-                    (Exchange::PushPull { .. }, Some(bytes)) => {
-                        self.core.handle_push_pull_reply(now, to, &bytes)
+                    (Exchange::PushPull { join }, Some(bytes)) => {
+                        self.core
+                            .handle_push_pull_reply(now, to, &bytes, join.is_some())
                     }
                     (Exchange::Ping, Some(bytes)) => {
                         self.core.handle_stream_ping_reply(now, to, &bytes)
@@ -577,8 +578,10 @@ async fn exchange(
         Ok(reply) => Some(reply),
         Err(e) => {
             match kind {
+                // Go logs a failed join at debug: the caller of join gets
+                // the error itself.
                 Exchange::PushPull { join: Some(_) } => {
-                    tracing::warn!("Failed to join {to}: {e}")
+                    tracing::debug!("Failed to join {to}: {e}")
                 }
                 Exchange::PushPull { join: None } => {
                     tracing::error!("Push/Pull with {to} failed: {e}")

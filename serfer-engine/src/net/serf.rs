@@ -119,8 +119,14 @@ impl Core for SerfCore {
     fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome {
         Core::handle_stream(&mut self.serf, now, from, bytes)
     }
-    fn handle_push_pull_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
-        Core::handle_push_pull_reply(&mut self.serf, now, from, bytes)
+    fn handle_push_pull_reply(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+        join: bool,
+    ) -> bool {
+        Core::handle_push_pull_reply(&mut self.serf, now, from, bytes, join)
     }
     fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
         Core::handle_stream_ping_reply(&mut self.serf, now, from, bytes)

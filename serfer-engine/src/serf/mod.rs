@@ -551,11 +551,12 @@ impl Serf {
         now: Instant,
         from: SocketAddr,
         bytes: &[u8],
+        join: bool,
     ) -> Result<StreamOutcome, StreamError> {
         if self.is_shutdown() {
             return Ok(StreamOutcome::Done);
         }
-        let r = self.ml.handle_push_pull_reply(now, from, bytes);
+        let r = self.ml.handle_push_pull_reply(now, from, bytes, join);
         self.pump(now);
         if matches!(r, Ok(StreamOutcome::Done)) && self.join_intent_pending {
             // Go broadcasts the join intent once memberlist's join reached

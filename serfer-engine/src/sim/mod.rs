@@ -96,7 +96,7 @@ pub struct SimStats {
 /// Which stream exchange a delivery belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StreamKind {
-    PushPull,
+    PushPull { join: bool },
     Ping,
 }
 
@@ -559,7 +559,9 @@ impl<C: SimCore> Sim<C> {
                 let now = self.now;
                 let core = &mut self.nodes[to].core;
                 let done = match kind {
-                    StreamKind::PushPull => core.handle_push_pull_reply(now, from_addr, &bytes),
+                    StreamKind::PushPull { join } => {
+                        core.handle_push_pull_reply(now, from_addr, &bytes, join)
+                    }
                     StreamKind::Ping => core.handle_stream_ping_reply(now, from_addr, &bytes),
                 };
                 if done {
@@ -605,8 +607,8 @@ impl<C: SimCore> Sim<C> {
                         },
                     );
                 }
-                CoreOutput::PushPull { to, bytes, .. } => {
-                    self.open_stream(i, to, StreamKind::PushPull, bytes)
+                CoreOutput::PushPull { to, bytes, join } => {
+                    self.open_stream(i, to, StreamKind::PushPull { join }, bytes)
                 }
                 CoreOutput::StreamPing { to, bytes, .. } => {
                     self.open_stream(i, to, StreamKind::Ping, bytes)
