@@ -1,4 +1,8 @@
 //! Starting and stopping node processes of either implementation.
+//!
+//! Nodes log at `warn` into their files under `$TMPDIR/serfer-bench-<pid>/`;
+//! `SERFER_BENCH_LOG=info` (or `debug`) makes both implementations say more,
+//! to find out why a run was slow.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -72,6 +76,11 @@ impl Member {
     }
 }
 
+/// The level both implementations' nodes log at.
+fn log_level() -> String {
+    std::env::var("SERFER_BENCH_LOG").unwrap_or_else(|_| "warn".to_owned())
+}
+
 /// Starts a node; its stdout and stderr go to `log` (kept, so its warnings can be
 /// counted). Ports come from [`free_port`].
 pub fn spawn(
@@ -97,7 +106,7 @@ pub fn spawn(
                 "--profile",
                 "lan",
                 "--log",
-                "warn",
+                &log_level(),
                 "--max-event-size",
                 "1024",
                 "--engine",
@@ -120,7 +129,7 @@ pub fn spawn(
             let opts = AgentOptions {
                 join: join.map(addr).transpose()?.into_iter().collect(),
                 addrs: Some((addr(&gossip)?, addr(&rpc)?)),
-                log_level: Some("warn".to_owned()),
+                log_level: Some(log_level()),
                 log_file: Some(log.to_owned()),
                 // No handler forked per event: both sides deliver to no one.
                 no_event_handler: true,

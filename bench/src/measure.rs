@@ -35,9 +35,17 @@ pub enum Value2 {
 /// (metric, cluster size) → implementation → value.
 pub type Table = BTreeMap<(usize, &'static str, usize), BTreeMap<Impl, Value2>>;
 
+/// The row of `converge` that counts the clusters it gave up on.
+const NOT_CONVERGED: &str = "clusters not converged within 120 s (counted as 120 s above)";
+const _: () = assert!(
+    CONVERGE_BOUND.as_secs() == 120,
+    "NOT_CONVERGED names the bound"
+);
+
 /// The metrics, in table order.
-pub const METRICS: [&str; 20] = [
+pub const METRICS: [&str; 21] = [
     "all N alive (convergence)",
+    NOT_CONVERGED,
     "event to last node, p50",
     "event to last node, p90",
     "events a node got only by push/pull (of the timed ones)",
@@ -160,6 +168,36 @@ fn log_name(imp: Impl, n: usize, run: usize, i: usize) -> String {
     format!("{short}-n{n}-r{run}-{i}.log")
 }
 
+/// How long a cluster may take to converge before the run gives up on it.
+const CONVERGE_BOUND: Duration = Duration::from_secs(120);
+
+/// Why a cluster did not start.
+#[derive(Debug)]
+enum StartError {
+    /// Every process ran, but some node did not see all N alive within
+    /// [`CONVERGE_BOUND`].
+    NotConverged,
+    /// A process could not be started or reached.
+    Other(String),
+}
+
+impl From<String> for StartError {
+    fn from(e: String) -> Self {
+        StartError::Other(e)
+    }
+}
+
+impl From<StartError> for String {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::NotConverged => {
+                format!("did not converge within {} s", CONVERGE_BOUND.as_secs())
+            }
+            StartError::Other(e) => e,
+        }
+    }
+}
+
 /// Starts `n` nodes of `imp` and waits until every node sees all `n` alive.
 /// Returns the nodes and the convergence time (start of the first process to all
 /// alive, without the deliberate pauses between starts). `run` tells apart the
@@ -169,7 +207,7 @@ async fn start_cluster(
     n: usize,
     serf: &str,
     run: usize,
-) -> Result<(Vec<Node>, Duration), String> {
+) -> Result<(Vec<Node>, Duration), StartError> {
     let tag = format!("{:x}", std::process::id());
     let log_dir = std::env::temp_dir().join(format!("serfer-bench-{tag}"));
     std::fs::create_dir_all(&log_dir).map_err(|e| format!("{}: {e}", log_dir.display()))?;
@@ -210,7 +248,7 @@ async fn start_cluster(
 
     // Convergence: every node sees all N alive. Polled every 10 ms: at 50 ms the
     // poll alone added up to a fifth of a 3-node convergence.
-    let converge_by = Instant::now() + Duration::from_secs(120);
+    let converge_by = Instant::now() + CONVERGE_BOUND;
     loop {
         let mut all = true;
         for node in &nodes {
@@ -231,7 +269,7 @@ async fn start_cluster(
             break;
         }
         if Instant::now() > converge_by {
-            return Err("did not converge within 120 s".to_owned());
+            return Err(StartError::NotConverged);
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -243,17 +281,37 @@ async fn start_cluster(
 /// chance.
 pub async fn converge_all(sizes: &[usize], runs: usize, serf: &str) -> Result<Table, String> {
     let mut samples: BTreeMap<(usize, Impl), Vec<f64>> = BTreeMap::new();
+    let mut stuck: BTreeMap<(usize, Impl), usize> = BTreeMap::new();
     for run in 0..runs {
         for &n in sizes {
             for imp in [Impl::Serfer, Impl::Go] {
-                let (nodes, took) = start_cluster(imp, n, serf, run).await?;
+                stuck.entry((n, imp)).or_default();
+                // A cluster that does not converge is a result, not the end of
+                // the run: it counts, and as a sample it weighs the bound (the
+                // median then errs on the slow side, never the fast one).
+                let took = match start_cluster(imp, n, serf, run).await {
+                    Ok((nodes, took)) => {
+                        drop(nodes); // every process is killed by PID when its handle drops
+                        took
+                    }
+                    Err(StartError::NotConverged) => {
+                        *stuck.entry((n, imp)).or_default() += 1;
+                        CONVERGE_BOUND
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 eprintln!("   {imp}, N = {n}, run {run}: {:.0} ms", ms(took));
                 samples.entry((n, imp)).or_default().push(ms(took));
-                drop(nodes); // every process is killed by PID when its handle drops
             }
         }
     }
     let mut table = Table::new();
+    for ((n, imp), count) in stuck {
+        table
+            .entry((idx(NOT_CONVERGED), NOT_CONVERGED, n))
+            .or_default()
+            .insert(imp, Value2::Count(count));
+    }
     for ((n, imp), s) in samples {
         table
             .entry((

@@ -16,6 +16,11 @@
 //! 5. failure detection: one node is killed (`Sim::crash`); the time until every
 //!    other node has it `failed`, against Lifeguard's suspicion timeouts;
 //! 6. wall time and peak RSS (VmHWM, reset before each run) of the simulation.
+//!
+//! `--budget` picks how full a gossip datagram may be: `compressed` (the
+//! engine's default) fills packets by their size after compression, `go` keeps
+//! Go's budget of the uncompressed size; `both` runs each on the same seed so
+//! the table compares them in one run.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant as Wall};
@@ -43,6 +48,22 @@ pub struct SimArgs {
     /// Milliseconds between two node starts.
     #[arg(long, default_value_t = 10)]
     pub stagger_ms: u64,
+    /// How gossip packets are filled: by their compressed size (the engine's
+    /// default), by Go's budget of raw bytes, or both, one after the other
+    /// with the same seed.
+    #[arg(long, value_enum, default_value = "compressed")]
+    pub budget: Budget,
+}
+
+/// `memberlist::Config::fill_compressed_packets`, as a choice.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Budget {
+    /// Filled up to `udp_buffer_size` after compression (the default).
+    Compressed,
+    /// Go's budget: `udp_buffer_size` of raw messages.
+    Go,
+    /// Go's, then compressed, per seed.
+    Both,
 }
 
 /// Go's LAN profile, the numbers the bounds are derived from.
@@ -59,6 +80,8 @@ pub struct SimRow {
     n: usize,
     seed: u64,
     loss: f64,
+    /// Gossip packets filled by compressed size.
+    compressed: bool,
     /// Virtual time of the last join.
     joined: Duration,
     /// From the last join until all see all N alive (None: not by the deadline).
@@ -133,7 +156,7 @@ fn mem_available() -> Option<f64> {
 }
 
 /// Runs one size with one seed.
-pub fn run_one(n: usize, seed: u64, loss: f64, stagger: Duration) -> SimRow {
+pub fn run_one(n: usize, seed: u64, loss: f64, stagger: Duration, compressed: bool) -> SimRow {
     assert!(n >= 2, "a size below 2 has no one to kill");
     let estimate = BYTES_PER_PAIR * (n as f64) * (n as f64);
     if let Some(avail) = mem_available().filter(|&a| estimate > a) {
@@ -150,6 +173,7 @@ pub fn run_one(n: usize, seed: u64, loss: f64, stagger: Duration) -> SimRow {
         n,
         seed,
         loss,
+        compressed,
         ..SimRow::default()
     };
     let mut sim = Sim::serf(SimConfig {
@@ -166,7 +190,8 @@ pub fn run_one(n: usize, seed: u64, loss: f64, stagger: Duration) -> SimRow {
     // 1. Staggered joins through node 0.
     let t = Wall::now();
     for i in 0..n {
-        let config = sim.serf_config(i);
+        let mut config = sim.serf_config(i);
+        config.memberlist.fill_compressed_packets = compressed;
         sim.add_node(config).expect("LAN profile is valid");
         if i > 0 {
             sim.join(i, &[0]);
@@ -299,12 +324,12 @@ fn secs(d: Option<Duration>) -> String {
 pub fn render(rows: &[SimRow]) -> String {
     let mut s = String::new();
     s.push_str(
-        "| N | seed | loss | joins end (s) | converged after last join (s) | packets sent to convergence \
+        "| N | seed | loss | packets filled by | joins end (s) | converged after last join (s) | packets sent to convergence \
          | queues drained (s) | event spread (s) | rounds | floor ⌈log₃N⌉ | rounds / floor \
          | failure detected (s) | suspicion min–max (s) | failed probes | wall (s) | peak RSS (MiB) |\n",
     );
     s.push_str(
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let floor = floor_rounds(r.n);
@@ -318,10 +343,11 @@ pub fn render(rows: &[SimRow]) -> String {
         let (smin, smax) = suspicion_bounds(r.n);
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}–{:.0} | {} | {:.1} | {} |",
+            "| {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}–{:.0} | {} | {:.1} | {} |",
             r.n,
             r.seed,
             r.loss,
+            if r.compressed { "compressed size" } else { "Go's raw budget" },
             r.joined.as_secs_f64(),
             secs(r.converged),
             r.packets,
@@ -347,7 +373,18 @@ pub fn render(rows: &[SimRow]) -> String {
             .iter()
             .map(|d| format!("{:.1}", d.as_secs_f64()))
             .collect();
-        let _ = writeln!(s, "* N = {}, seed {}: {}", r.n, r.seed, p.join(" / "));
+        let budget = if r.compressed {
+            "compressed"
+        } else {
+            "Go's budget"
+        };
+        let _ = writeln!(
+            s,
+            "* N = {}, seed {}, {budget}: {}",
+            r.n,
+            r.seed,
+            p.join(" / ")
+        );
     }
     s
 }
@@ -358,15 +395,26 @@ pub fn run_all(args: &SimArgs) -> String {
     for &n in &args.sizes {
         for k in 0..args.runs {
             let seed = args.seed.wrapping_add(k as u64);
-            eprintln!("N = {n}, seed {seed}, loss {}", args.loss);
-            rows.push(run_one(
-                n,
-                seed,
-                args.loss,
-                Duration::from_millis(args.stagger_ms),
-            ));
-            // Print as we go: a large size may not finish.
-            eprintln!("{}", render(&rows));
+            let budgets: &[bool] = match args.budget {
+                Budget::Compressed => &[true],
+                Budget::Go => &[false],
+                Budget::Both => &[false, true],
+            };
+            for &compressed in budgets {
+                eprintln!(
+                    "N = {n}, seed {seed}, loss {}, compressed budget {compressed}",
+                    args.loss
+                );
+                rows.push(run_one(
+                    n,
+                    seed,
+                    args.loss,
+                    Duration::from_millis(args.stagger_ms),
+                    compressed,
+                ));
+                // Print as we go: a large size may not finish.
+                eprintln!("{}", render(&rows));
+            }
         }
     }
     render(&rows)

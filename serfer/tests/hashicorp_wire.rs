@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serfer::testing::agent::{serf_binary, Agent, AgentOptions};
-use serfer::testing::bounds::{COMMAND, FAILURE, LAN_DELIVERY, START};
+use serfer::testing::bounds::{COMMAND, FAILURE, GOSSIP, LAN_DELIVERY, START};
 use serfer::testing::process::{example, try_run_sync, Proc};
 use serfer::testing::{wait_for_status, wait_until, Recorder};
 use serfer::{MemberEvent, MemberStatus, Node, Query, QueryOptions, State, UserEvent, Wire};
@@ -362,6 +362,47 @@ async fn two_agents_two_serfer_nodes(serf: std::path::PathBuf, key: Option<&str>
         .unwrap();
     s1.shutdown().await.unwrap();
     assert_quiet(&[&a1]);
+}
+
+/// A burst of events from a Serfer node reaches an agent whole, by gossip: the
+/// native engine fills a gossip packet up to 1,400 bytes *after* compression
+/// (more events than Go's budget of raw bytes puts in one), which Go's
+/// memberlist must decompress and take part by part without a complaint.
+#[test]
+fn a_burst_of_events_reaches_the_agent_whole() {
+    in_netns(
+        "a_burst_of_events_reaches_the_agent_whole",
+        |serf| async move {
+            const BURST: usize = 150;
+            let (s1, _seen) = serfer_node("s1", None, &[]).await;
+            let a1 = Agent::start(&serf, "a1", agent_config("a1", None, &[s1.addr()])).await;
+            a1.wait_status("s1", "alive").await;
+            wait_alive(&s1, "a1").await;
+            for k in 0..BURST {
+                s1.event("deploy", &format!("burst-{k}")).await.unwrap();
+            }
+            // 150 events of ~40 bytes, each sent 4 × ceil(log10 3) = 4 times to the
+            // one peer, one packet a 200 ms round: a few seconds by gossip, within
+            // GOSSIP's bound. (A push/pull could carry what a packet lost, but a
+            // packet Go cannot read is an `[ERR]` line `assert_quiet` reports.)
+            let burst_lines = || -> Vec<String> {
+                a1.events()
+                    .into_iter()
+                    .filter(|l| l.starts_with("deploy burst-"))
+                    .collect()
+            };
+            wait_until(GOSSIP, "the burst at the agent's handler", || async {
+                burst_lines().len() >= BURST
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}: it saw {} of {BURST}", burst_lines().len()));
+            let all = burst_lines();
+            let distinct: std::collections::BTreeSet<&String> = all.iter().collect();
+            assert_eq!(distinct.len(), BURST, "duplicates: {all:?}");
+            assert_quiet(&[&a1]);
+            s1.shutdown().await.unwrap();
+        },
+    );
 }
 
 /// Neither the agents nor this process's Serfer nodes logged a memberlist or Serf

@@ -166,11 +166,12 @@ impl BroadcastQueue {
     /// Takes messages that fit in `limit` bytes, each costing its length plus
     /// `overhead`, counting one transmission for each; those that reach
     /// `transmit_limit` leave the queue.
-    /// At most `max_items` are taken.
+    /// At most `max_items` are taken, none longer than `max_len`.
     pub(crate) fn take(
         &mut self,
         overhead: usize,
         limit: usize,
+        max_len: usize,
         transmit_limit: u32,
         max_items: usize,
     ) -> Vec<Arc<[u8]>> {
@@ -188,6 +189,7 @@ impl BroadcastQueue {
             let Some(free) = limit.checked_sub(used + overhead).filter(|&f| f > 0) else {
                 break;
             };
+            let free = free.min(max_len);
             let start = (transmits, Reverse(free), Reverse(u64::MAX));
             let end = (transmits + 1, Reverse(usize::MAX), Reverse(u64::MAX));
             let Some(key) = self.items.range(start..end).map(|(k, _)| *k).next() else {
@@ -254,16 +256,16 @@ mod tests {
         q.push(None, vec![2; 20], None);
         q.push(None, vec![3; 10], None);
         // Longest first, then newest.
-        let got = q.take(2, 1000, 2, 127);
+        let got = q.take(2, 1000, usize::MAX, 2, 127);
         let got: Vec<Vec<u8>> = got.iter().map(|m| m.to_vec()).collect();
         assert_eq!(got, vec![vec![2; 20], vec![3; 10], vec![1; 10]]);
         // A fresh message overtakes the ones already sent once.
         q.push(None, vec![4; 5], None);
-        let got = q.take(2, 9, 2, 127);
+        let got = q.take(2, 9, usize::MAX, 2, 127);
         assert_eq!(&*got[0], &[4u8; 5][..]);
         assert_eq!(got.len(), 1);
         // Second transmission reaches the limit of 2: the queue empties.
-        let got = q.take(2, 1000, 2, 127);
+        let got = q.take(2, 1000, usize::MAX, 2, 127);
         assert_eq!(got.len(), 4);
         assert_eq!(q.len(), 0);
     }
@@ -277,13 +279,18 @@ mod tests {
         assert_eq!(q.len(), 2);
         assert_eq!(q.drain_finished(), vec![Notify::Leave]);
         q.push(Some("c".into()), vec![4], Some(Notify::Leave));
-        let got = q.take(0, 100, 1, 127);
+        let got = q.take(0, 100, usize::MAX, 1, 127);
         assert_eq!(got.len(), 3);
         assert_eq!(q.drain_finished(), vec![Notify::Leave]);
         assert_eq!(q.len(), 0);
         // Budget respected: nothing fits.
         q.push(None, vec![0; 50], None);
-        assert!(q.take(2, 40, 4, 127).is_empty());
+        assert!(q.take(2, 40, usize::MAX, 4, 127).is_empty());
+        // A budget past one packet takes nothing longer than one packet.
+        q.push(None, vec![1; 30], None);
+        let got = q.take(2, 1000, 40, 4, 127);
+        assert_eq!(got.len(), 1);
+        assert_eq!(&*got[0], &[1u8; 30][..]);
         q.prune(0);
         assert_eq!(q.len(), 0);
     }

@@ -32,7 +32,8 @@ pub struct Config {
     pub initial_incarnation: u32,
     /// Seed of the core's random source (probe order, gossip targets, staggers,
     /// encryption nonces). Two nodes sharing a key must not share a seed, or
-    /// their nonces would repeat; real drivers seed from the OS.
+    /// their nonces would repeat: the tokio driver (`net`) replaces it with
+    /// one drawn from the OS; the simulator derives one per node from its own.
     pub seed: u64,
     /// Time between failure-detection probes (`ProbeInterval`).
     pub probe_interval: Duration,
@@ -66,6 +67,13 @@ pub struct Config {
     pub udp_buffer_size: usize,
     /// Compress packets (when smaller) and streams (always), as Go does.
     pub enable_compression: bool,
+    /// With compression on, fill gossip packets up to `udp_buffer_size`
+    /// *after* compression, estimated from how well recent ones compressed,
+    /// instead of Go's budget of raw bytes. Go's receivers accept any
+    /// decompressed size, so this only sends more of a deep queue per round
+    /// (a burst of user events spreads in fewer rounds); a packet is never
+    /// longer on the wire. False gives Go's packets exactly.
+    pub fill_compressed_packets: bool,
     /// Do not send a TCP ping when a UDP probe fails (`DisableTcpPings`).
     pub disable_tcp_pings: bool,
     /// After how long a dead node's name may be taken by another address; zero
@@ -108,6 +116,7 @@ impl Config {
             awareness_max_multiplier: 8,
             udp_buffer_size: 1400,
             enable_compression: true,
+            fill_compressed_packets: true,
             disable_tcp_pings: false,
             dead_node_reclaim_time: Duration::ZERO,
             delegate_versions: [2, 5, 5],

@@ -308,16 +308,17 @@ impl Memberlist {
             .config
             .udp_buffer_size
             .saturating_sub(super::packet::COMPOUND_HEADER + self.encryption_overhead());
+        let budget = self.gossip_budget(limit);
         for i in targets {
             let Some(target) = self.members.at(i) else {
                 continue;
             };
             let (addr, crc) = (target.addr, target.protocol_max() >= 5);
-            let msgs = self.take_broadcasts(limit, serfer_wire::frame::MAX_COMPOUND_PARTS);
+            let msgs = self.take_broadcasts(budget, limit, serfer_wire::frame::MAX_COMPOUND_PARTS);
             if msgs.is_empty() {
                 return;
             }
-            self.send_packet(addr, crc, &msgs);
+            self.send_gossip(addr, crc, &msgs);
         }
     }
 }

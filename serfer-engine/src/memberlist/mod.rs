@@ -185,6 +185,9 @@ pub struct Stats {
     pub refutes: u64,
     /// Times this node's own suspicion timer declared a node dead.
     pub declared_dead: u64,
+    /// Gossip packets that compressed worse than their budget expected and
+    /// went as two (see [`Config::fill_compressed_packets`]).
+    pub gossip_packets_split: u64,
 }
 
 /// A memberlist node, without I/O. See the [module docs](self).
@@ -216,6 +219,9 @@ pub struct Memberlist {
     finished_user: Vec<u64>,
     next_user_id: u64,
     ack_payload: Option<Vec<u8>>,
+    /// How well recent gossip packets compressed, raw bytes per 1,000 sent
+    /// (1,000 until a full packet has been seen).
+    compression_permille: u32,
     outputs: VecDeque<Output>,
     stats: Stats,
 }
@@ -253,6 +259,7 @@ impl Memberlist {
             finished_user: Vec::new(),
             next_user_id: 0,
             ack_payload: None,
+            compression_permille: 1000,
             outputs: VecDeque::new(),
             stats: Stats::default(),
             config,

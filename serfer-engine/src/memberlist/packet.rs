@@ -22,6 +22,12 @@ pub(crate) const COMPOUND_PART: usize = 2;
 const MAX_PARTS: usize = frame::MAX_COMPOUND_PARTS;
 /// Encryption overhead of version 1: version byte, nonce, tag.
 const ENCRYPT_OVERHEAD: usize = 1 + NONCE_LEN + crypto::TAG_LEN;
+/// Bytes a CRC adds (type and checksum). Go adds it beyond `UDPBufferSize`,
+/// so a packet may be this much longer with one.
+const CRC_OVERHEAD: usize = 5;
+/// The most a gossip packet's budget grows for compression (4×): beyond it
+/// the 127-part limit binds first for any message worth gossiping.
+const MAX_COMPRESSION_PERMILLE: usize = 4000;
 
 impl Memberlist {
     /// Bytes encryption adds to every packet, 0 without a keyring.
@@ -33,14 +39,20 @@ impl Memberlist {
         }
     }
 
-    /// Takes queued broadcasts that fit in `limit` bytes, at most `max_parts`
-    /// of them: memberlist's first, then the user's by priority (queued with
-    /// their `user` type byte, which Go budgets as one more byte of overhead).
-    pub(crate) fn take_broadcasts(&mut self, limit: usize, max_parts: usize) -> Vec<Arc<[u8]>> {
+    /// Takes queued broadcasts that fit in `limit` bytes, none longer than
+    /// `max_len`, at most `max_parts` of them: memberlist's first, then the
+    /// user's by priority (queued with their `user` type byte, which Go
+    /// budgets as one more byte of overhead).
+    pub(crate) fn take_broadcasts(
+        &mut self,
+        limit: usize,
+        max_len: usize,
+        max_parts: usize,
+    ) -> Vec<Arc<[u8]>> {
         let transmit_limit = retransmit_limit(self.config.retransmit_mult, self.members.len());
-        let mut msgs = self
-            .broadcasts
-            .take(COMPOUND_PART, limit, transmit_limit, max_parts);
+        let mut msgs =
+            self.broadcasts
+                .take(COMPOUND_PART, limit, max_len, transmit_limit, max_parts);
         for queue in &mut self.user_broadcasts {
             let used: usize = msgs.iter().map(|m| m.len() + COMPOUND_PART).sum();
             let avail = limit.saturating_sub(used);
@@ -48,7 +60,7 @@ impl Memberlist {
             if avail <= COMPOUND_PART + 1 || room == 0 {
                 break;
             }
-            msgs.extend(queue.take(COMPOUND_PART, avail, transmit_limit, room));
+            msgs.extend(queue.take(COMPOUND_PART, avail, max_len, transmit_limit, room));
         }
         msgs
     }
@@ -61,7 +73,7 @@ impl Memberlist {
             .config
             .udp_buffer_size
             .saturating_sub(msg.len() + COMPOUND_HEADER + self.encryption_overhead());
-        let extra = self.take_broadcasts(limit, MAX_PARTS - 1);
+        let extra = self.take_broadcasts(limit, limit, MAX_PARTS - 1);
         let mut msgs: Vec<Arc<[u8]>> = Vec::with_capacity(extra.len() + 1);
         msgs.push(msg.into());
         msgs.extend(extra);
@@ -71,15 +83,74 @@ impl Memberlist {
     /// Frames `msgs` (one as is, several as a compound), compresses if smaller,
     /// adds a CRC if asked, encrypts with the primary key, and emits the packet.
     pub(crate) fn send_packet<P: AsRef<[u8]>>(&mut self, to: SocketAddr, crc: bool, msgs: &[P]) {
+        if let Some(plain) = self.frame(crc, msgs) {
+            self.seal_and_emit(to, plain);
+        }
+    }
+
+    /// The plaintext packet of `msgs`: framed, compressed if smaller, with a
+    /// CRC if asked. Only impossible inputs fail (over 127 parts, a part over
+    /// 64 KiB); dropping them is what Go does with a send error.
+    fn frame<P: AsRef<[u8]>>(&self, crc: bool, msgs: &[P]) -> Option<Vec<u8>> {
         let options = PacketOptions {
             compress: self.config.enable_compression,
             crc,
         };
-        // Only impossible inputs fail here (over 127 parts, a part over 64 KiB);
-        // dropping is what Go does with a send error.
-        let Ok(plain) = frame::encode_packet(msgs, options) else {
+        frame::encode_packet(msgs, options).ok()
+    }
+
+    /// Sends a gossip round's `msgs` to one node in as few packets as keep
+    /// each within `udp_buffer_size` once framed, compressed and encrypted:
+    /// `msgs` may have been taken for a compressed budget (see
+    /// [`Memberlist::gossip_budget`]), and a compound that compressed worse
+    /// than expected is halved until its halves fit.
+    pub(crate) fn send_gossip(&mut self, to: SocketAddr, crc: bool, msgs: &[Arc<[u8]>]) {
+        let Some(plain) = self.frame(crc, msgs) else {
             return;
         };
+        let fits = plain.len() + self.encryption_overhead()
+            <= self.config.udp_buffer_size + if crc { CRC_OVERHEAD } else { 0 };
+        if fits || msgs.len() < 2 {
+            self.learn_compression(msgs, plain.len());
+            self.seal_and_emit(to, plain);
+        } else {
+            self.stats.gossip_packets_split += 1;
+            let (a, b) = msgs.split_at(msgs.len() / 2);
+            self.send_gossip(to, crc, a);
+            self.send_gossip(to, crc, b);
+        }
+    }
+
+    /// How many raw bytes of broadcasts a gossip packet is filled with: Go's
+    /// budget (`udp_buffer_size` less the headers), or, with compression on
+    /// and [`super::Config::fill_compressed_packets`], that budget scaled by
+    /// how well recent gossip packets compressed, less a tenth for the
+    /// variance. Go's receivers take a compressed packet of any decompressed
+    /// size (up to 127 parts), so a burst of similar events crosses in fewer
+    /// rounds; a packet still never exceeds `udp_buffer_size` on the wire.
+    pub(crate) fn gossip_budget(&self, limit: usize) -> usize {
+        if !self.config.enable_compression || !self.config.fill_compressed_packets {
+            return limit;
+        }
+        let scaled = limit * self.compression_permille as usize / 1000 * 9 / 10;
+        scaled.max(limit)
+    }
+
+    /// Updates the compression estimate from a gossip packet of `msgs` whose
+    /// framed form took `framed` bytes. Packets under half the budget say
+    /// little about a full one and are ignored.
+    fn learn_compression(&mut self, msgs: &[Arc<[u8]>], framed: usize) {
+        let raw: usize =
+            COMPOUND_HEADER + msgs.iter().map(|m| m.len() + COMPOUND_PART).sum::<usize>();
+        if framed == 0 || raw < self.config.udp_buffer_size / 2 {
+            return;
+        }
+        let seen = (raw * 1000 / framed).clamp(1000, MAX_COMPRESSION_PERMILLE);
+        self.compression_permille = (self.compression_permille + seen as u32) / 2;
+    }
+
+    /// Encrypts `plain` with the primary key (when encrypting) and emits it.
+    fn seal_and_emit(&mut self, to: SocketAddr, plain: Vec<u8>) {
         let bytes = match (
             self.config.encrypt_outgoing(),
             self.config.keyring.primary(),

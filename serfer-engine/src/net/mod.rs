@@ -253,6 +253,7 @@ impl Node {
         let running = Running::start(config.advertise, move |addr, now| {
             let mut config = config;
             config.advertise = addr;
+            config.seed = os_seed()?;
             Memberlist::new(config, now).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
         })
         .await?;
@@ -362,12 +363,54 @@ async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
         let tcp = TcpListener::bind(addr).await?;
         let bound = tcp.local_addr()?;
         match UdpSocket::bind(bound).await {
-            Ok(udp) => return Ok((udp, tcp)),
+            Ok(udp) => {
+                enlarge_receive_buffer(&udp);
+                return Ok((udp, tcp));
+            }
             Err(e) if addr.port() == 0 => last_err = Some(e),
             Err(e) => return Err(e),
         }
     }
     Err(last_err.unwrap_or_else(|| io::Error::other("no port free for both UDP and TCP")))
+}
+
+/// A seed for a live node's random source, drawn from the OS. The core takes
+/// its seed from the configuration so the simulator can replay a run; a node
+/// on a real network must share it with no other node and no earlier life of
+/// itself: the generator makes the AES-GCM nonces, which must never repeat
+/// under a key, and picks gossip and probe targets, which nodes must not pick
+/// alike (the same peers would be left out every round).
+pub(crate) fn os_seed() -> io::Result<u64> {
+    use rand::RngCore;
+    let mut bytes = [0u8; 8];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(io::Error::other)?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+/// The UDP receive buffer Go's memberlist asks for: a burst of gossip from
+/// many peers at once must not overflow the kernel's default (about 200 KB on
+/// Linux), or datagrams are dropped before the node reads them.
+const UDP_SOCKET_BUFFER: usize = 2 * 1024 * 1024;
+
+/// Asks for [`UDP_SOCKET_BUFFER`], halving on refusal as Go does. Linux caps
+/// the request at `net.core.rmem_max` without an error; a node whose every
+/// request is refused keeps the default buffer and says so.
+fn enlarge_receive_buffer(udp: &UdpSocket) {
+    let socket = socket2::SockRef::from(udp);
+    let mut size = UDP_SOCKET_BUFFER;
+    let mut last_err = None;
+    while size > 0 {
+        match socket.set_recv_buffer_size(size) {
+            Ok(()) => return,
+            Err(e) => last_err = Some(e),
+        }
+        size /= 2;
+    }
+    if let Some(e) = last_err {
+        tracing::warn!("Failed to resize UDP buffer: {e}");
+    }
 }
 
 /// Join requests in flight: exchanges left, exchanges that succeeded, and
@@ -641,4 +684,67 @@ async fn serve_stream(
         }
     };
     let _ = time::timeout(timeout, work).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel's cap on a receive buffer an unprivileged socket may ask for.
+    fn rmem_max() -> usize {
+        std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Two nodes started with the same configuration must still draw
+    /// different random numbers: the core's generator makes the encryption
+    /// nonces (AES-GCM must never see one twice under a key) and picks gossip
+    /// targets (nodes choosing alike leave the same peers out every round).
+    /// The first encrypted stream of each, its join, shows the nonce.
+    #[tokio::test]
+    async fn nodes_with_one_configuration_draw_different_nonces() {
+        use crate::memberlist::Keyring;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = listener.local_addr().unwrap();
+        let mut config = Config::lan("twin", "127.0.0.1:0".parse().unwrap());
+        config.keyring = Keyring::new(vec![7; 16], Vec::new()).unwrap();
+        let mut nonces = Vec::new();
+        for _ in 0..2 {
+            let node = Node::start(config.clone()).await.unwrap();
+            let join = tokio::spawn(async move {
+                node.join(vec![target]).await;
+                node
+            });
+            let (mut stream, _) = time::timeout(Duration::from_secs(10), listener.accept())
+                .await
+                .expect("the node dials its join target")
+                .unwrap();
+            // An encrypted stream frame: 0x0a, length (4), version (1), nonce (12).
+            let mut head = [0u8; 18];
+            time::timeout(Duration::from_secs(10), stream.read_exact(&mut head))
+                .await
+                .expect("the node sends its push/pull")
+                .unwrap();
+            assert_eq!(head[0], 0x0a, "an encrypted frame: {head:02x?}");
+            nonces.push(head[6..].to_vec());
+            drop(stream);
+            join.await.unwrap().shutdown().await;
+        }
+        assert_ne!(nonces[0], nonces[1], "both nodes used one nonce");
+    }
+
+    #[tokio::test]
+    async fn the_udp_receive_buffer_is_enlarged_as_go_does() {
+        let (udp, _tcp) = bind_pair("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let got = socket2::SockRef::from(&udp).recv_buffer_size().unwrap();
+        // Linux grants min(request, rmem_max) and reports twice that (the
+        // doubling accounts for its bookkeeping).
+        let granted = UDP_SOCKET_BUFFER.min(rmem_max());
+        assert!(
+            got >= granted,
+            "receive buffer {got} bytes, asked for {UDP_SOCKET_BUFFER}, rmem_max allows {granted}"
+        );
+    }
 }

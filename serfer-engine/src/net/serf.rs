@@ -229,6 +229,7 @@ impl SerfNode {
         } = Running::start(bind, move |bound, now| {
             let mut config = config;
             config.memberlist.advertise = advertised(bound);
+            config.memberlist.seed = super::os_seed()?;
             let serf = Serf::new(config, now)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             Ok(SerfCore {

@@ -79,6 +79,9 @@ impl Default for SimConfig {
 pub struct SimStats {
     /// Datagrams handed to the network.
     pub packets_sent: u64,
+    /// The longest of them, in bytes as sent (after compression and
+    /// encryption).
+    pub largest_packet: usize,
     /// Datagrams delivered.
     pub packets_delivered: u64,
     /// Datagrams lost, cut by a partition, or sent to a crashed or unknown node.
@@ -589,6 +592,7 @@ impl<C: SimCore> Sim<C> {
             match out {
                 CoreOutput::Packet { to, bytes } => {
                     self.stats.packets_sent += 1;
+                    self.stats.largest_packet = self.stats.largest_packet.max(bytes.len());
                     let Some(&j) = self.by_addr.get(&to) else {
                         self.stats.packets_dropped += 1;
                         continue;
