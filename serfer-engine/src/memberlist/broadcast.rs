@@ -164,17 +164,20 @@ impl BroadcastQueue {
     }
 
     /// Takes messages that fit in `limit` bytes, each costing its length plus
-    /// `overhead`, counting one transmission for each; those that reach
-    /// `transmit_limit` leave the queue.
-    /// At most `max_items` are taken, none longer than `max_len`.
+    /// `overhead`, counting `sends` transmissions for each (the packet goes
+    /// to that many nodes) but never more than `transmit_limit` in all: each
+    /// message comes with the number of those nodes it may go to, the first
+    /// ones of the packet's. Those that reach `transmit_limit` leave the
+    /// queue. At most `max_items` are taken, none longer than `max_len`.
     pub(crate) fn take(
         &mut self,
         overhead: usize,
         limit: usize,
         max_len: usize,
         transmit_limit: u32,
+        sends: u32,
         max_items: usize,
-    ) -> Vec<Arc<[u8]>> {
+    ) -> Vec<(Arc<[u8]>, u32)> {
         let (Some((first, _)), Some((last, _))) =
             (self.items.first_key_value(), self.items.last_key_value())
         else {
@@ -200,12 +203,16 @@ impl BroadcastQueue {
                 break;
             };
             used += overhead + item.msg.len();
-            out.push(Arc::clone(&item.msg));
-            if key.0 + 1 >= transmit_limit {
+            let granted = sends
+                .max(1)
+                .min(transmit_limit.saturating_sub(key.0).max(1));
+            out.push((Arc::clone(&item.msg), granted));
+            let sent = key.0.saturating_add(granted);
+            if sent >= transmit_limit {
                 self.release(item.name.as_ref());
                 self.finished.extend(item.notify);
             } else {
-                reinsert.push(((key.0 + 1, key.1, key.2), item));
+                reinsert.push(((sent, key.1, key.2), item));
             }
         }
         for (key, item) in reinsert {
@@ -256,16 +263,16 @@ mod tests {
         q.push(None, vec![2; 20], None);
         q.push(None, vec![3; 10], None);
         // Longest first, then newest.
-        let got = q.take(2, 1000, usize::MAX, 2, 127);
-        let got: Vec<Vec<u8>> = got.iter().map(|m| m.to_vec()).collect();
+        let got = q.take(2, 1000, usize::MAX, 2, 1, 127);
+        let got: Vec<Vec<u8>> = got.iter().map(|(m, _)| m.to_vec()).collect();
         assert_eq!(got, vec![vec![2; 20], vec![3; 10], vec![1; 10]]);
         // A fresh message overtakes the ones already sent once.
         q.push(None, vec![4; 5], None);
-        let got = q.take(2, 9, usize::MAX, 2, 127);
-        assert_eq!(&*got[0], &[4u8; 5][..]);
+        let got = q.take(2, 9, usize::MAX, 2, 1, 127);
+        assert_eq!(&*got[0].0, &[4u8; 5][..]);
         assert_eq!(got.len(), 1);
         // Second transmission reaches the limit of 2: the queue empties.
-        let got = q.take(2, 1000, usize::MAX, 2, 127);
+        let got = q.take(2, 1000, usize::MAX, 2, 1, 127);
         assert_eq!(got.len(), 4);
         assert_eq!(q.len(), 0);
     }
@@ -279,19 +286,37 @@ mod tests {
         assert_eq!(q.len(), 2);
         assert_eq!(q.drain_finished(), vec![Notify::Leave]);
         q.push(Some("c".into()), vec![4], Some(Notify::Leave));
-        let got = q.take(0, 100, usize::MAX, 1, 127);
+        let got = q.take(0, 100, usize::MAX, 1, 1, 127);
         assert_eq!(got.len(), 3);
         assert_eq!(q.drain_finished(), vec![Notify::Leave]);
         assert_eq!(q.len(), 0);
         // Budget respected: nothing fits.
         q.push(None, vec![0; 50], None);
-        assert!(q.take(2, 40, usize::MAX, 4, 127).is_empty());
+        assert!(q.take(2, 40, usize::MAX, 4, 1, 127).is_empty());
         // A budget past one packet takes nothing longer than one packet.
         q.push(None, vec![1; 30], None);
-        let got = q.take(2, 1000, 40, 4, 127);
+        let got = q.take(2, 1000, 40, 4, 1, 127);
         assert_eq!(got.len(), 1);
-        assert_eq!(&*got[0], &[1u8; 30][..]);
+        assert_eq!(&*got[0].0, &[1u8; 30][..]);
         q.prune(0);
+        assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn a_packet_for_several_nodes_counts_a_transmission_for_each() {
+        let mut q = BroadcastQueue::default();
+        q.push(None, vec![1; 10], None);
+        // Limit 4, packets to 3 nodes: 3 now, then 1 (to the first node only).
+        let got = q.take(2, 1000, usize::MAX, 4, 3, 127);
+        assert_eq!(got.iter().map(|(_, n)| *n).collect::<Vec<_>>(), vec![3]);
+        assert_eq!(q.len(), 1);
+        let got = q.take(2, 1000, usize::MAX, 4, 3, 127);
+        assert_eq!(got.iter().map(|(_, n)| *n).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(q.len(), 0);
+        // A piggyback (1 node) after a packet to 3: exactly the limit.
+        q.push(None, vec![2; 10], None);
+        q.take(2, 1000, usize::MAX, 4, 3, 127);
+        assert_eq!(q.take(2, 1000, usize::MAX, 4, 1, 127)[0].1, 1);
         assert_eq!(q.len(), 0);
     }
 }

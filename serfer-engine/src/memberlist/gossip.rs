@@ -6,6 +6,9 @@
 //! incarnation answers with a higher one (refutes), which overrides the claim
 //! everywhere it spreads.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use serfer_wire::memberlist::{Alive, Dead, Message, Suspect};
 
 use super::broadcast::Notify;
@@ -309,16 +312,38 @@ impl Memberlist {
             .udp_buffer_size
             .saturating_sub(super::packet::COMPOUND_HEADER + self.encryption_overhead());
         let budget = self.gossip_budget(limit);
-        for i in targets {
-            let Some(target) = self.members.at(i) else {
-                continue;
-            };
-            let (addr, crc) = (target.addr, target.protocol_max() >= 5);
-            let msgs = self.take_broadcasts(budget, limit, serfer_wire::frame::MAX_COMPOUND_PARTS);
-            if msgs.is_empty() {
-                return;
+        let targets: Vec<(SocketAddr, bool)> = targets
+            .into_iter()
+            .filter_map(|i| self.members.at(i))
+            .map(|target| (target.addr, target.protocol_max() >= 5))
+            .collect();
+        if targets.is_empty() {
+            return;
+        }
+        // One set of broadcasts for the round, sent to every target and
+        // counted once per target. Go's memberlist takes a set per target
+        // instead, fewest-sent first, so under a queue deeper than a packet
+        // the targets get different messages and a message's transmissions
+        // can all land on the same node: in 3 nodes, 1 of 20 queries sent at
+        // once missed a node in about a quarter of runs. The same set to
+        // every target gives each message distinct receivers each round, at
+        // the same number of transmissions: a message with fewer left than
+        // targets goes to the first ones only.
+        let sends = u32::try_from(targets.len()).unwrap_or(u32::MAX);
+        let taken =
+            self.take_broadcasts(budget, limit, serfer_wire::frame::MAX_COMPOUND_PARTS, sends);
+        if taken.is_empty() {
+            return;
+        }
+        for (i, (addr, crc)) in targets.into_iter().enumerate() {
+            let msgs: Vec<Arc<[u8]>> = taken
+                .iter()
+                .filter(|(_, granted)| *granted as usize > i)
+                .map(|(m, _)| Arc::clone(m))
+                .collect();
+            if !msgs.is_empty() {
+                self.send_gossip(addr, crc, &msgs);
             }
-            self.send_gossip(addr, crc, &msgs);
         }
     }
 }

@@ -40,27 +40,35 @@ impl Memberlist {
     }
 
     /// Takes queued broadcasts that fit in `limit` bytes, none longer than
-    /// `max_len`, at most `max_parts` of them: memberlist's first, then the
-    /// user's by priority (queued with their `user` type byte, which Go
-    /// budgets as one more byte of overhead).
+    /// `max_len`, at most `max_parts` of them, for a packet that goes to
+    /// `sends` nodes, each with how many of those nodes it may still go to
+    /// (see [`super::broadcast::BroadcastQueue::take`]): memberlist's first,
+    /// then the user's by priority (queued with their `user` type byte, which
+    /// Go budgets as one more byte of overhead).
     pub(crate) fn take_broadcasts(
         &mut self,
         limit: usize,
         max_len: usize,
         max_parts: usize,
-    ) -> Vec<Arc<[u8]>> {
+        sends: u32,
+    ) -> Vec<(Arc<[u8]>, u32)> {
         let transmit_limit = retransmit_limit(self.config.retransmit_mult, self.members.len());
-        let mut msgs =
-            self.broadcasts
-                .take(COMPOUND_PART, limit, max_len, transmit_limit, max_parts);
+        let mut msgs = self.broadcasts.take(
+            COMPOUND_PART,
+            limit,
+            max_len,
+            transmit_limit,
+            sends,
+            max_parts,
+        );
         for queue in &mut self.user_broadcasts {
-            let used: usize = msgs.iter().map(|m| m.len() + COMPOUND_PART).sum();
+            let used: usize = msgs.iter().map(|(m, _)| m.len() + COMPOUND_PART).sum();
             let avail = limit.saturating_sub(used);
             let room = max_parts.saturating_sub(msgs.len());
             if avail <= COMPOUND_PART + 1 || room == 0 {
                 break;
             }
-            msgs.extend(queue.take(COMPOUND_PART, avail, max_len, transmit_limit, room));
+            msgs.extend(queue.take(COMPOUND_PART, avail, max_len, transmit_limit, sends, room));
         }
         msgs
     }
@@ -73,10 +81,10 @@ impl Memberlist {
             .config
             .udp_buffer_size
             .saturating_sub(msg.len() + COMPOUND_HEADER + self.encryption_overhead());
-        let extra = self.take_broadcasts(limit, limit, MAX_PARTS - 1);
+        let extra = self.take_broadcasts(limit, limit, MAX_PARTS - 1, 1);
         let mut msgs: Vec<Arc<[u8]>> = Vec::with_capacity(extra.len() + 1);
         msgs.push(msg.into());
-        msgs.extend(extra);
+        msgs.extend(extra.into_iter().map(|(m, _)| m));
         self.send_packet(to, false, &msgs);
     }
 
