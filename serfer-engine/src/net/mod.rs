@@ -130,15 +130,16 @@ pub(crate) struct Handle<C> {
 
 impl<C: DriverCore> Running<C> {
     /// Binds `addr` for UDP and TCP (port 0 picks one free for both), builds
-    /// the core with the bound address, and starts the task.
+    /// the core with the bound address and a seed from the OS ([`os_seed`]),
+    /// and starts the task.
     pub(crate) async fn start(
         addr: SocketAddr,
-        build: impl FnOnce(SocketAddr, Instant) -> io::Result<C>,
+        build: impl FnOnce(SocketAddr, Instant, u64) -> io::Result<C>,
     ) -> io::Result<Running<C>> {
         let (udp, tcp) = bind_pair(addr).await?;
         let addr = tcp.local_addr()?;
         let origin = TokioInstant::now();
-        let core = build(addr, Instant::ZERO)?;
+        let core = build(addr, Instant::ZERO, os_seed()?)?;
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (event_tx, events) = mpsc::unbounded_channel();
         let (io_tx, io_rx) = mpsc::unbounded_channel();
@@ -250,10 +251,10 @@ impl Node {
     /// Binds `config.advertise` for UDP and TCP (port 0 picks a free port for
     /// both, and the advertised address is updated to it) and starts the node.
     pub async fn start(config: Config) -> io::Result<Node> {
-        let running = Running::start(config.advertise, move |addr, now| {
+        let running = Running::start(config.advertise, move |addr, now, seed| {
             let mut config = config;
             config.advertise = addr;
-            config.seed = os_seed()?;
+            config.seed = seed;
             Memberlist::new(config, now).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
         })
         .await?;
@@ -380,7 +381,7 @@ async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
 /// itself: the generator makes the AES-GCM nonces, which must never repeat
 /// under a key, and picks gossip and probe targets, which nodes must not pick
 /// alike (the same peers would be left out every round).
-pub(crate) fn os_seed() -> io::Result<u64> {
+fn os_seed() -> io::Result<u64> {
     use rand::RngCore;
     let mut bytes = [0u8; 8];
     rand::rngs::OsRng

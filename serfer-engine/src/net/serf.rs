@@ -226,10 +226,10 @@ impl SerfNode {
             addr: bound,
             task,
             stopped,
-        } = Running::start(bind, move |bound, now| {
+        } = Running::start(bind, move |bound, now, seed| {
             let mut config = config;
             config.memberlist.advertise = advertised(bound);
-            config.memberlist.seed = super::os_seed()?;
+            config.memberlist.seed = seed;
             let serf = Serf::new(config, now)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             Ok(SerfCore {
