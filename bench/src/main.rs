@@ -6,8 +6,10 @@
 //! cargo run --release -p serfer-bench -- run             # the full table
 //! cargo run --release -p serfer-bench -- run --sizes 3   # a quick look
 //! cargo run --release -p serfer-bench -- sim --sizes 1000 # the native engine, simulated
+//! cargo run --release -p serfer-bench -- bursts           # gossip's misses, simulated
 //! ```
 
+mod bursts;
 mod cluster;
 mod measure;
 mod report;
@@ -66,6 +68,9 @@ enum Command {
     /// The native engine's Serf cores in its deterministic simulator (virtual
     /// time): convergence, event spread, failure detection, cost.
     Sim(sim::SimArgs),
+    /// The native engine's simulator: how often gossip leaves part of a burst
+    /// of user events to push/pull, by how gossip picks its targets.
+    Bursts(bursts::BurstArgs),
 }
 
 /// What to measure.
@@ -190,6 +195,9 @@ fn main() {
         }
         Command::Sim(args) => {
             println!("{}", sim::run_all(&args));
+        }
+        Command::Bursts(args) => {
+            println!("{}", bursts::run_all(&args));
         }
     }
 }

@@ -20,7 +20,9 @@
 //! `--budget` picks how full a gossip datagram may be: `compressed` (the
 //! engine's default) fills packets by their size after compression, `go` keeps
 //! Go's budget of the uncompressed size; `both` runs each on the same seed so
-//! the table compares them in one run.
+//! the table compares them in one run. `--targets` picks how gossip chooses
+//! each round's nodes: shuffled passes over the members (the default) or at
+//! random as Go (`both`: random, then passes).
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant as Wall};
@@ -28,6 +30,8 @@ use std::time::{Duration, Instant as Wall};
 use serfer_engine::serf::{MemberStatus, Serf};
 use serfer_engine::sim::{sim_name, LinkConfig, Sim, SimConfig};
 use serfer_engine::Instant;
+
+use crate::bursts::Targets;
 
 /// Options of `serfer-bench sim`.
 #[derive(clap::Args, Clone, Debug)]
@@ -53,6 +57,9 @@ pub struct SimArgs {
     /// with the same seed.
     #[arg(long, value_enum, default_value = "compressed")]
     pub budget: Budget,
+    /// How gossip picks each round's targets.
+    #[arg(long, value_enum, default_value = "passes")]
+    pub targets: Targets,
 }
 
 /// `memberlist::Config::fill_compressed_packets`, as a choice.
@@ -82,6 +89,8 @@ pub struct SimRow {
     loss: f64,
     /// Gossip packets filled by compressed size.
     compressed: bool,
+    /// Gossip targets from shuffled passes (else at random).
+    passes: bool,
     /// Virtual time of the last join.
     joined: Duration,
     /// From the last join until all see all N alive (None: not by the deadline).
@@ -156,7 +165,14 @@ fn mem_available() -> Option<f64> {
 }
 
 /// Runs one size with one seed.
-pub fn run_one(n: usize, seed: u64, loss: f64, stagger: Duration, compressed: bool) -> SimRow {
+pub fn run_one(
+    n: usize,
+    seed: u64,
+    loss: f64,
+    stagger: Duration,
+    compressed: bool,
+    passes: bool,
+) -> SimRow {
     assert!(n >= 2, "a size below 2 has no one to kill");
     let estimate = BYTES_PER_PAIR * (n as f64) * (n as f64);
     if let Some(avail) = mem_available().filter(|&a| estimate > a) {
@@ -174,6 +190,7 @@ pub fn run_one(n: usize, seed: u64, loss: f64, stagger: Duration, compressed: bo
         seed,
         loss,
         compressed,
+        passes,
         ..SimRow::default()
     };
     let mut sim = Sim::serf(SimConfig {
@@ -192,6 +209,7 @@ pub fn run_one(n: usize, seed: u64, loss: f64, stagger: Duration, compressed: bo
     for i in 0..n {
         let mut config = sim.serf_config(i);
         config.memberlist.fill_compressed_packets = compressed;
+        config.memberlist.gossip_in_passes = passes;
         sim.add_node(config).expect("LAN profile is valid");
         if i > 0 {
             sim.join(i, &[0]);
@@ -324,12 +342,12 @@ fn secs(d: Option<Duration>) -> String {
 pub fn render(rows: &[SimRow]) -> String {
     let mut s = String::new();
     s.push_str(
-        "| N | seed | loss | packets filled by | joins end (s) | converged after last join (s) | packets sent to convergence \
+        "| N | seed | loss | packets filled by | gossip targets | joins end (s) | converged after last join (s) | packets sent to convergence \
          | queues drained (s) | event spread (s) | rounds | floor ⌈log₃N⌉ | rounds / floor \
          | failure detected (s) | suspicion min–max (s) | failed probes | wall (s) | peak RSS (MiB) |\n",
     );
     s.push_str(
-        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let floor = floor_rounds(r.n);
@@ -343,11 +361,12 @@ pub fn render(rows: &[SimRow]) -> String {
         let (smin, smax) = suspicion_bounds(r.n);
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}–{:.0} | {} | {:.1} | {} |",
+            "| {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}–{:.0} | {} | {:.1} | {} |",
             r.n,
             r.seed,
             r.loss,
             if r.compressed { "compressed size" } else { "Go's raw budget" },
+            if r.passes { "passes" } else { "random" },
             r.joined.as_secs_f64(),
             secs(r.converged),
             r.packets,
@@ -378,9 +397,10 @@ pub fn render(rows: &[SimRow]) -> String {
         } else {
             "Go's budget"
         };
+        let targets = if r.passes { "passes" } else { "random" };
         let _ = writeln!(
             s,
-            "* N = {}, seed {}, {budget}: {}",
+            "* N = {}, seed {}, {budget}, {targets}: {}",
             r.n,
             r.seed,
             p.join(" / ")
@@ -400,20 +420,29 @@ pub fn run_all(args: &SimArgs) -> String {
                 Budget::Go => &[false],
                 Budget::Both => &[false, true],
             };
+            let targets: &[bool] = match args.targets {
+                Targets::Passes => &[true],
+                Targets::Random => &[false],
+                Targets::Both => &[false, true],
+            };
             for &compressed in budgets {
-                eprintln!(
-                    "N = {n}, seed {seed}, loss {}, compressed budget {compressed}",
-                    args.loss
-                );
-                rows.push(run_one(
-                    n,
-                    seed,
-                    args.loss,
-                    Duration::from_millis(args.stagger_ms),
-                    compressed,
-                ));
-                // Print as we go: a large size may not finish.
-                eprintln!("{}", render(&rows));
+                for &passes in targets {
+                    eprintln!(
+                        "N = {n}, seed {seed}, loss {}, compressed budget {compressed}, \
+                         targets in passes {passes}",
+                        args.loss
+                    );
+                    rows.push(run_one(
+                        n,
+                        seed,
+                        args.loss,
+                        Duration::from_millis(args.stagger_ms),
+                        compressed,
+                        passes,
+                    ));
+                    // Print as we go: a large size may not finish.
+                    eprintln!("{}", render(&rows));
+                }
             }
         }
     }

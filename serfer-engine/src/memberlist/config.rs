@@ -74,6 +74,13 @@ pub struct Config {
     /// (a burst of user events spreads in fewer rounds); a packet is never
     /// longer on the wire. False gives Go's packets exactly.
     pub fill_compressed_packets: bool,
+    /// Take each gossip round's targets from shuffled passes over the members,
+    /// every member once per pass, so one sender's few sends of a message
+    /// reach distinct nodes (the default). False draws them at random each
+    /// round, as Go's memberlist does (`kRandomNodes`), which can send a
+    /// message to one node twice and leave another to push/pull. Which nodes
+    /// are targets is not on the wire.
+    pub gossip_in_passes: bool,
     /// Do not send a TCP ping when a UDP probe fails (`DisableTcpPings`).
     pub disable_tcp_pings: bool,
     /// After how long a dead node's name may be taken by another address; zero
@@ -117,6 +124,7 @@ impl Config {
             udp_buffer_size: 1400,
             enable_compression: true,
             fill_compressed_packets: true,
+            gossip_in_passes: true,
             disable_tcp_pings: false,
             dead_node_reclaim_time: Duration::ZERO,
             delegate_versions: [2, 5, 5],

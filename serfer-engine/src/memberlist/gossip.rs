@@ -290,23 +290,27 @@ impl Memberlist {
         self.outputs.push_back(Output::Event(NodeEvent::Leave(m)));
     }
 
-    /// One gossip round: up to `gossip_nodes` random nodes that are alive,
-    /// suspect, or dead for less than `gossip_to_the_dead_time` (so a node
-    /// wrongly declared dead hears about it and refutes) each get one packet of
-    /// queued broadcasts.
+    /// One gossip round: up to `gossip_nodes` nodes that are alive, suspect,
+    /// or dead for less than `gossip_to_the_dead_time` (so a node wrongly
+    /// declared dead hears about it and refutes), the next ones of a shuffled
+    /// pass over the members, each get one packet of queued broadcasts.
     pub(crate) fn gossip(&mut self, now: Instant) {
         let me = self.config.name.clone();
         let to_the_dead = self.config.gossip_to_the_dead_time;
-        let targets = self
-            .members
-            .k_random(self.config.gossip_nodes, &mut self.rng, |m| {
-                m.name != me
-                    && match m.state {
-                        MemberState::Alive | MemberState::Suspect => true,
-                        MemberState::Dead => now.saturating_since(m.state_change) <= to_the_dead,
-                        MemberState::Left => false,
-                    }
-            });
+        let eligible = |m: &Member| {
+            m.name != me
+                && match m.state {
+                    MemberState::Alive | MemberState::Suspect => true,
+                    MemberState::Dead => now.saturating_since(m.state_change) <= to_the_dead,
+                    MemberState::Left => false,
+                }
+        };
+        let k = self.config.gossip_nodes;
+        let targets = if self.config.gossip_in_passes {
+            self.members.next_gossip_targets(k, &mut self.rng, eligible)
+        } else {
+            self.members.k_random(k, &mut self.rng, eligible)
+        };
         let limit = self
             .config
             .udp_buffer_size
