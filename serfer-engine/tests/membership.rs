@@ -115,6 +115,62 @@ fn suspected_live_node_refutes() {
 }
 
 #[test]
+fn a_node_that_missed_a_refutation_is_answered_instead_of_failing_the_suspect() {
+    let mut sim = lan_cluster(31, 5);
+    converge(&mut sim, &[0, 1, 2, 3, 4], SECS(2));
+    // The join traffic is sent 4 × ceil(log10 6) = 4 times by each node at 5
+    // rounds a second: spent well within 3 s.
+    sim.run_for(SECS(3));
+    let before = sim.core(2).incarnation();
+    let accusation = Message::Suspect(Suspect {
+        incarnation: before,
+        node: sim_name(2),
+        from: sim_name(0),
+    })
+    .encode()
+    .unwrap();
+    // Node 4 hears nothing while node 2 refutes an accusation and the others
+    // pass its `alive` on, until every queue is spent (4 sends each, 200 ms
+    // rounds: a second; 3 s bound).
+    for j in 0..4 {
+        sim.network_mut().cut(j, 4);
+    }
+    sim.inject_packet(0, 2, accusation.clone());
+    let spent = sim.run_until(sim.now() + SECS(3), MS(10), |s| {
+        (0..4).all(|i| {
+            s.core(i)
+                .member(&sim_name(2))
+                .is_some_and(|m| m.incarnation > before)
+                && s.core(i).queued_broadcasts() == (0, 0)
+        })
+    });
+    assert!(spent.is_some(), "the refutation did not spread and drain");
+    sim.network_mut().heal();
+    // Then node 4 gets the old accusation: for it, node 2 is a suspect at the
+    // incarnation it refuted. Node 2 ignores the accusation as stale, and
+    // nobody else will pass the refutation on again; Go's memberlist leaves
+    // node 4 to declare node 2 dead when its timer runs out (24 s). Node 2
+    // answers the stale accusation, which node 4 gossips within two rounds
+    // (3 of its 4 peers a round, in passes) and attaches to its probes, with
+    // its current `alive`, which reaches node 4 within two more: 1 s; 2 s
+    // bound.
+    sim.inject_packet(0, 4, accusation);
+    sim.run_for(MS(10));
+    assert_eq!(state_of(&sim, 4, 2), Some(MemberState::Suspect));
+    let answered = sim.run_until(sim.now() + SECS(2), MS(10), |s| {
+        s.core(4)
+            .member(&sim_name(2))
+            .is_some_and(|m| m.state == MemberState::Alive && m.incarnation > before)
+    });
+    assert!(answered.is_some(), "node 4 still suspects node 2");
+    // Past the longest suspicion timeout, node 2 was never failed anywhere.
+    sim.run_for(SECS(30));
+    for i in [0, 1, 3, 4] {
+        assert!(!saw_leave(&sim, i, 2), "node {i} declared node 2 dead");
+    }
+}
+
+#[test]
 fn briefly_unreachable_node_is_suspected_then_refutes() {
     let mut sim = lan_cluster(17, 4);
     converge(&mut sim, &[0, 1, 2, 3], SECS(1));

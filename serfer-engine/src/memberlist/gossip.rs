@@ -48,6 +48,26 @@ impl Memberlist {
         self.broadcast(&name, Message::Alive(alive), None);
     }
 
+    /// Answers a claim about this node older than its incarnation by gossiping
+    /// its current `alive` again. Go ignores such a claim; but a node that
+    /// holds it never had this node's refutation, and the refutation is all
+    /// that can end its suspicion: its probes are answered, yet the timer
+    /// runs on, and it declares this node dead. Found in the simulator: a
+    /// node refuted, one peer of seven missed the `alive`, kept probing with
+    /// the old accusation attached (which the suspect ignored) and failed it
+    /// 24 s later. Nothing is refuted: the incarnation stays.
+    fn reassert_alive(&mut self) {
+        if self.leaving {
+            return;
+        }
+        let name = self.config.name.clone();
+        let Some(me) = self.members.get(&name) else {
+            return;
+        };
+        let alive = me.to_alive();
+        self.broadcast(&name, Message::Alive(alive), None);
+    }
+
     /// Handles an `alive` claim. `bootstrap` marks this node's own
     /// announcements (at start and on a metadata change), which are taken as
     /// they are instead of refuted.
@@ -171,14 +191,30 @@ impl Memberlist {
     /// Handles a `suspect` claim: starts a suspicion timer, or counts the
     /// claimant as a confirmation of a running one.
     pub(crate) fn suspect_node(&mut self, now: Instant, s: Suspect) {
+        self.suspect(now, s, true);
+    }
+
+    /// A suspicion learned from a push/pull partner's table: raised here if
+    /// the node was alive, as Go does, but neither gossiped nor counted as a
+    /// confirmation of a suspicion already running, since nobody here
+    /// observed anything (why: `merge_remote_state`). The suspect still hears
+    /// of it: this node's probes carry the accusation to it.
+    pub(crate) fn suspect_from_push_pull(&mut self, now: Instant, s: Suspect) {
+        self.suspect(now, s, false);
+    }
+
+    fn suspect(&mut self, now: Instant, s: Suspect, evidence: bool) {
         let Some(m) = self.members.get(&s.node) else {
             return;
         };
         if s.incarnation < m.incarnation {
+            if s.node == self.config.name {
+                self.reassert_alive();
+            }
             return;
         }
         if let Some(sus) = self.suspicions.get_mut(&s.node) {
-            if sus.confirm(&s.from) {
+            if evidence && sus.confirm(&s.from) {
                 let node = s.node.clone();
                 self.broadcast(&node, Message::Suspect(s), None);
             }
@@ -195,7 +231,9 @@ impl Memberlist {
         let node = s.node.clone();
         let from = s.from.clone();
         let incarnation = s.incarnation;
-        self.broadcast(&node, Message::Suspect(s), None);
+        if evidence {
+            self.broadcast(&node, Message::Suspect(s), None);
+        }
         let Some(m) = self.members.get_mut(&node) else {
             return;
         };
@@ -257,6 +295,9 @@ impl Memberlist {
             return;
         };
         if d.incarnation < m.incarnation {
+            if d.node == self.config.name {
+                self.reassert_alive();
+            }
             return;
         }
         self.suspicions.remove(&d.node);
