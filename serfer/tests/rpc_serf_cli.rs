@@ -211,13 +211,19 @@ async fn tags_join_force_leave_and_leave() {
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("Error joining the cluster:"), "{out}");
 
-    // `serf leave` on the loner: graceful, and the others see `left`.
+    // `serf leave` on the loner: graceful, and the others see `left`. Node 1
+    // learns of the loner only by gossip from node 0; a node that leaves
+    // before that is never known to node 1 at all (its leave intent and its
+    // `dead` name a stranger), so the leave waits until node 1 knows it.
+    let watcher = c.node(1).clone();
+    let gone = loner.name().to_owned();
+    wait_for_status(&watcher, &gone, MemberStatus::Alive, DELIVERY)
+        .await
+        .unwrap();
     let Run {
         code, stdout: out, ..
     } = serf_cli(&serf, &["leave", &rpc(&loner)]).await;
     assert_eq!((code, out.trim()), (0, "Graceful leave complete"));
-    let watcher = c.node(1).clone();
-    let gone = loner.name().to_owned();
     wait_for_status(&watcher, &gone, MemberStatus::Left, DELIVERY)
         .await
         .unwrap();

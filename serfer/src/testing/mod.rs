@@ -145,14 +145,27 @@ pub async fn wait_for_status(
     timeout: Duration,
 ) -> Result<(), String> {
     let what = format!("{} to see {name} {status}", observer.name());
-    wait_until(timeout, &what, || async {
+    let waited = wait_until(timeout, &what, || async {
         observer
             .members()
             .await
             .iter()
             .any(|m| m.name == name && m.status == status)
     })
-    .await
+    .await;
+    match waited {
+        Ok(()) => Ok(()),
+        // Say what it saw instead: a member failed instead of left, or never
+        // known, are different defects.
+        Err(e) => {
+            let seen = observer.members().await;
+            let now = match seen.iter().find(|m| m.name == name) {
+                Some(m) => format!("it sees {name} {}", m.status),
+                None => format!("it does not know {name}"),
+            };
+            Err(format!("{e}; {now}"))
+        }
+    }
 }
 
 /// Polls `cond` every 20 ms until it holds or `timeout` passes; `Err` names what was awaited.
