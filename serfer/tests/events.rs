@@ -314,7 +314,12 @@ async fn the_largest_allowed_event_gossips_with_encryption() {
     let seen: Seen<String> = Recorder::new();
     let key = serfer::Key::generate().to_string();
     // Push/pull pushed far out: within the bound below, only gossip can deliver.
-    let cluster = TestCluster::start(3, |_, b| {
+    // Two nodes, so that every send goes to the one peer: the local profile
+    // sends a message only 2 × ceil(log10(N + 1)) times per holder, and in
+    // three nodes a send taken by a probe's piggyback and a round's first
+    // target can both land on the same peer, leaving the third to push/pull
+    // (seen once in CI).
+    let cluster = TestCluster::start(2, |_, b| {
         let b = b.key(key.clone()).max_event_size(serfer::MAX_EVENT_SIZE);
         match serfer::testing::engine() {
             serfer::Engine::SerfRs => b.engine_options(|o| {
@@ -339,10 +344,10 @@ async fn the_largest_allowed_event_gossips_with_encryption() {
     // payload of this size (see `oversized_event_is_refused_before_sending`).
     let payload = "y".repeat(serfer::MAX_EVENT_SIZE - 33);
     cluster.node(0).event(name, &payload).await.unwrap();
-    let got = seen.take(3, GOSSIP).await;
+    let got = seen.take(2, GOSSIP).await;
     assert_eq!(
         got.len(),
-        3,
+        2,
         "a {}-byte event did not gossip",
         serfer::MAX_EVENT_SIZE
     );
