@@ -575,6 +575,24 @@ fn an_agent_rotates_the_key_of_serfer_nodes() {
             );
             s1.event("deploy", &"from-s1".to_owned()).await.unwrap();
             a1.wait_event("deploy from-s1").await;
+            // The rotation's queries are relayed for a few more rounds, and a
+            // node that joins meanwhile runs them: Go's Serf takes any query
+            // newer than its snapshot, so a2 would run the old `remove-key`
+            // after the install below. a2 starts once neither queue holds one.
+            wait_until(
+                LAN_DELIVERY,
+                "the rotation's queries to be sent",
+                || async {
+                    s1.stats().await.query_queue == 0
+                        && a1
+                            .cli("info", &[])
+                            .await
+                            .lines()
+                            .any(|l| l.split_whitespace().eq(["query_queue", "=", "0"]))
+                },
+            )
+            .await
+            .unwrap();
             let a2 = Agent::start(
                 &serf,
                 "a2",
