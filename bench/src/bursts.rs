@@ -52,6 +52,17 @@ pub enum Targets {
     Both,
 }
 
+impl Targets {
+    /// `gossip_in_passes` for each run, in order.
+    pub fn choices(self) -> &'static [bool] {
+        match self {
+            Targets::Passes => &[true],
+            Targets::Random => &[false],
+            Targets::Both => &[false, true],
+        }
+    }
+}
+
 /// When gossip has spent a burst's transmissions (see the module docs).
 const GOSSIP_DONE: Duration = Duration::from_secs(4);
 /// Bounds of the waits: convergence and drains take seconds at these sizes;
@@ -153,11 +164,7 @@ fn percentile(sorted: &[Duration], p: f64) -> String {
 
 /// Runs every choice of `args.targets` and renders the table.
 pub fn run_all(args: &BurstArgs) -> String {
-    let choices: &[bool] = match args.targets {
-        Targets::Passes => &[true],
-        Targets::Random => &[false],
-        Targets::Both => &[false, true],
-    };
+    let choices = args.targets.choices();
     let mut out = format!(
         "N = {}, bursts of {} events, {} per seed, seeds {}..={}, lossless\n\n\
          | targets | bursts | left to push/pull | (node, event) misses | miss rate | \

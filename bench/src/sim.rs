@@ -420,11 +420,7 @@ pub fn run_all(args: &SimArgs) -> String {
                 Budget::Go => &[false],
                 Budget::Both => &[false, true],
             };
-            let targets: &[bool] = match args.targets {
-                Targets::Passes => &[true],
-                Targets::Random => &[false],
-                Targets::Both => &[false, true],
-            };
+            let targets = args.targets.choices();
             for &compressed in budgets {
                 for &passes in targets {
                     eprintln!(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant as WallClock};
 
 use common::{converge, lan_cluster, saw_leave, state_of, wait_state};
 use serfer_engine::memberlist::{MemberState, NodeEvent};
-use serfer_engine::sim::sim_name;
+use serfer_engine::sim::{sim_name, Sim};
 use serfer_wire::memberlist::{Message, Suspect};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -76,20 +76,27 @@ fn crashed_node_is_declared_dead_within_the_suspicion_bound() {
     }
 }
 
+/// Node `subject`'s current incarnation, and a `suspect` of it at that
+/// incarnation in node `from`'s name, encoded as a packet.
+fn accusation_of(sim: &Sim, subject: usize, from: usize) -> (u32, Vec<u8>) {
+    let incarnation = sim.core(subject).incarnation();
+    let packet = Message::Suspect(Suspect {
+        incarnation,
+        node: sim_name(subject),
+        from: sim_name(from),
+    })
+    .encode()
+    .unwrap();
+    (incarnation, packet)
+}
+
 #[test]
 fn suspected_live_node_refutes() {
     let mut sim = lan_cluster(13, 3);
     converge(&mut sim, &[0, 1, 2], SECS(1));
     sim.run_for(SECS(2));
-    let before = sim.core(2).incarnation();
+    let (before, accusation) = accusation_of(&sim, 2, 0);
     // Node 0 accuses node 2 to node 1 at node 2's current incarnation.
-    let accusation = Message::Suspect(Suspect {
-        incarnation: before,
-        node: sim_name(2),
-        from: sim_name(0),
-    })
-    .encode()
-    .unwrap();
     sim.inject_packet(0, 1, accusation);
     sim.run_for(MS(10));
     assert_eq!(state_of(&sim, 1, 2), Some(MemberState::Suspect));
@@ -120,15 +127,11 @@ fn a_node_that_missed_a_refutation_is_answered_instead_of_failing_the_suspect() 
     converge(&mut sim, &[0, 1, 2, 3, 4], SECS(2));
     // The join traffic is sent 4 × ceil(log10 6) = 4 times by each node at 5
     // rounds a second: spent well within 3 s.
-    sim.run_for(SECS(3));
-    let before = sim.core(2).incarnation();
-    let accusation = Message::Suspect(Suspect {
-        incarnation: before,
-        node: sim_name(2),
-        from: sim_name(0),
-    })
-    .encode()
-    .unwrap();
+    let drained = sim.run_until(sim.now() + SECS(3), MS(10), |s| {
+        (0..5).all(|i| s.core(i).queued_broadcasts() == (0, 0))
+    });
+    assert!(drained.is_some(), "join traffic not spent within 3 s");
+    let (before, accusation) = accusation_of(&sim, 2, 0);
     // Node 4 hears nothing while node 2 refutes an accusation and the others
     // pass its `alive` on, until every queue is spent (4 sends each, 200 ms
     // rounds: a second; 3 s bound).
