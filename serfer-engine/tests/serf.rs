@@ -8,6 +8,8 @@ use std::time::{Duration, Instant as WallClock};
 
 use serfer_engine::serf::{Event, MemberEvent, MemberStatus, QueryId, QueryParams, Serf};
 use serfer_engine::sim::{sim_name, LinkConfig, Sim, SimConfig};
+use serfer_wire::memberlist::Message;
+use serfer_wire::serf::{LeaveIntent, SerfMessage};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
 const SECS: fn(u64) -> Duration = Duration::from_secs;
@@ -760,6 +762,74 @@ fn a_leave_during_a_flood_is_a_leave() {
         assert_eq!((left, failed), (1, 0), "node {i}");
     }
     assert!(sim.node(4).leave_complete.is_some());
+}
+
+/// A node that saw a name leave in an earlier life of it, and missed that
+/// life's death, keeps the name *leaving* after it came back, if the new
+/// life's join is older than that leave (a fresh process whose join partner
+/// had not seen it): nothing the member says is newer. Go's Serf keeps it so
+/// for good. Here the member learns the leave's time by push/pull and answers
+/// with a newer join.
+#[test]
+fn a_member_held_leaving_by_a_stale_leave_answers_it() {
+    let mut sim = cluster(43, 2, 0.0);
+    converge(&mut sim, &[0, 1], SECS(1));
+    // The join's own broadcasts are spent within a few 200 ms rounds.
+    let drained =
+        |s: &Sim<Serf>| (0..2).all(|i| s.core(i).memberlist().queued_broadcasts() == (0, 0));
+    let now = sim.now();
+    sim.run_until(now + SECS(3), MS(10), drained)
+        .expect("join broadcasts not spent in 3 s");
+    take_events(&mut sim);
+
+    // Node 0 hears a leave of node 1 newer than anything node 1 said, and its
+    // datagrams to node 1 are cut while it gossips the leave, so node 1 never
+    // hears it by gossip (4 sends at 200 ms; the cut ends well inside the 4 s
+    // suspicion timeout node 1 may start against node 0, which refutes).
+    sim.network_mut().cut(0, 1);
+    let stale = sim.core(0).clock() + 10;
+    let leave = SerfMessage::Leave(LeaveIntent {
+        ltime: stale,
+        node: sim_name(1),
+        prune: false,
+    })
+    .encode()
+    .unwrap();
+    sim.inject_packet(1, 0, Message::User(leave).encode().unwrap());
+    let now = sim.now();
+    sim.run_until(now + SECS(3), MS(10), |s| {
+        status(s, 0, 1) == Some(MemberStatus::Leaving) && drained(s)
+    })
+    .expect("node 0 did not take the leave and spend its gossip in 3 s");
+    assert!(
+        sim.core(1).clock() <= stale,
+        "node 1 heard the leave by gossip"
+    );
+    sim.network_mut().heal();
+
+    // The next push/pull either node runs carries the leave's time to node 1,
+    // whose join then reaches node 0 within a gossip round or two.
+    let next_push_pull = (0..2)
+        .filter_map(|i| sim.core(i).memberlist().next_push_pull())
+        .min()
+        .expect("push/pull is on");
+    let back = sim.run_until(next_push_pull + SECS(1), MS(10), |s| {
+        status(s, 0, 1) == Some(MemberStatus::Alive)
+    });
+    assert!(
+        back.is_some(),
+        "node 0 still sees node 1 {:?}",
+        status(&sim, 0, 1)
+    );
+    assert!(sim.core(1).clock() > stale);
+    let evs = take_events(&mut sim);
+    assert!(
+        !evs.iter().any(|(_, e)| matches!(
+            e,
+            Event::Member(MemberEvent::Leave(_) | MemberEvent::Failed(_))
+        )),
+        "{evs:?}"
+    );
 }
 
 fn member_name(e: &MemberEvent) -> &str {

@@ -270,8 +270,14 @@ impl Serf {
         }
     }
 
-    /// Go's `handleNodeJoinIntent`; true to re-broadcast.
+    /// Go's `handleNodeJoinIntent` for a join intent received; true to
+    /// re-broadcast.
     pub(super) fn handle_join_intent(&mut self, now: Instant, msg: &JoinIntent) -> bool {
+        self.apply_join_intent(now, msg, false)
+    }
+
+    /// `own` marks this node's own join, applied before it is sent.
+    fn apply_join_intent(&mut self, now: Instant, msg: &JoinIntent, own: bool) -> bool {
         self.clock.witness(msg.ltime);
         let Some(s) = self.members.members.get_mut(&msg.node) else {
             return self
@@ -279,6 +285,19 @@ impl Serf {
                 .upsert_intent(&msg.node, IntentKind::Join, msg.ltime, now);
         };
         if msg.ltime <= s.status_ltime {
+            return false;
+        }
+        if !own && self.ml.name() == msg.node && self.state == super::SerfState::Alive {
+            // Our own joins are applied before they are sent, so a newer
+            // status about us is another node's memory of an earlier life of
+            // this name: typically a leave intent, which push/pull passes on
+            // as a bare status time, newer than the join of a fresh process
+            // whose join partner had not seen that leave. A node holding it
+            // keeps us *leaving* for good, as nothing else about us will ever
+            // be newer: answer with a join newer than it. Go's Serf does not,
+            // and leaves such a member stuck.
+            let t = self.clock.time();
+            self.broadcast_join(now, t);
             return false;
         }
         s.status_ltime = msg.ltime;
@@ -296,7 +315,7 @@ impl Serf {
             node: self.ml.name().to_owned(),
         };
         self.clock.witness(ltime);
-        self.handle_join_intent(now, &msg);
+        self.apply_join_intent(now, &msg, true);
         self.broadcast(SerfMessage::Join(msg));
     }
 

@@ -4,7 +4,8 @@
 //! next exchange, as long as it is still in the sender's ring.
 
 use serfer_wire::serf::{
-    JoinIntent, LeaveIntent, SerfMessage, SerfPushPull, UserEvent as WireEvent, PUSH_PULL,
+    JoinIntent, LeaveIntent, MemberStatus, SerfMessage, SerfPushPull, UserEvent as WireEvent,
+    PUSH_PULL,
 };
 
 use super::Serf;
@@ -54,7 +55,18 @@ impl Serf {
                 node: name.clone(),
                 prune: false,
             };
-            self.handle_leave_intent(now, &leave);
+            let was_alive = self
+                .members
+                .get(name)
+                .is_some_and(|m| m.status == MemberStatus::Alive);
+            if self.handle_leave_intent(now, &leave) && was_alive {
+                // Go keeps a leave learnt this way to itself. Passed on, it
+                // reaches the member within gossip rounds: one that is gone
+                // is unaffected, and one that is back in a new life refutes
+                // it with a newer join at once, instead of being seen as
+                // leaving until push/pull happens to carry the leave to it.
+                self.broadcast(SerfMessage::Leave(leave));
+            }
         }
         for (name, &ltime) in &pp.status_ltimes {
             if pp.left_members.contains(name) {
