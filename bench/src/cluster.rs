@@ -13,32 +13,41 @@ use serfer::testing::ports::free_port;
 use serfer::testing::process::Proc;
 use serfer_rpc::client::Client;
 
-/// The engine Serfer's node processes run on, for the whole run (one
-/// benchmark run measures one Serfer engine against Go's agent).
-static ENGINE: std::sync::OnceLock<serfer::Engine> = std::sync::OnceLock::new();
-
-/// Chooses the engine of every Serfer node this run starts (default serf-rs).
-pub fn set_engine(engine: serfer::Engine) {
-    let _ = ENGINE.set(engine);
-}
-
-/// The engine Serfer's nodes run on in this run.
-pub fn engine() -> serfer::Engine {
-    ENGINE.get().copied().unwrap_or_default()
-}
-
-/// Which implementation a cluster runs.
+/// Which implementation a cluster runs: Serfer on one of its engines, or Go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Impl {
-    Serfer,
+    /// Serfer on its own engine.
+    Native,
+    /// Serfer on serf-rs.
+    SerfRs,
+    /// HashiCorp's agent.
     Go,
+}
+
+impl Impl {
+    /// Serfer on `engine`.
+    pub fn serfer(engine: serfer::Engine) -> Impl {
+        match engine {
+            serfer::Engine::Native => Impl::Native,
+            serfer::Engine::SerfRs => Impl::SerfRs,
+        }
+    }
+
+    /// Serfer's engine, or None for Go's agent.
+    pub fn engine(self) -> Option<serfer::Engine> {
+        match self {
+            Impl::Native => Some(serfer::Engine::Native),
+            Impl::SerfRs => Some(serfer::Engine::SerfRs),
+            Impl::Go => None,
+        }
+    }
 }
 
 impl std::fmt::Display for Impl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Impl::Serfer => write!(f, "Serfer ({})", engine()),
-            Impl::Go => f.write_str("Go serf"),
+        match self.engine() {
+            Some(e) => write!(f, "Serfer ({e})"),
+            None => f.write_str("Go serf"),
         }
     }
 }
@@ -92,8 +101,8 @@ pub fn spawn(
 ) -> std::io::Result<Member> {
     let gossip = format!("127.0.0.1:{}", free_port());
     let rpc = format!("127.0.0.1:{}", free_port());
-    let running = match imp {
-        Impl::Serfer => {
+    let running = match imp.engine() {
+        Some(engine) => {
             let mut c = Command::new(std::env::current_exe()?);
             c.args([
                 "node",
@@ -110,7 +119,7 @@ pub fn spawn(
                 "--max-event-size",
                 "1024",
                 "--engine",
-                &engine().to_string(),
+                &engine.to_string(),
             ]);
             if let Some(j) = join {
                 c.args(["--join", j]);
@@ -120,7 +129,7 @@ pub fn spawn(
             c.stdin(Stdio::null()).stdout(out).stderr(err);
             Running::Serfer(Proc::try_spawn(name, &mut c)?)
         }
-        Impl::Go => {
+        None => {
             let addr = |a: &str| {
                 a.parse().map_err(|e| {
                     std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{a}: {e}"))

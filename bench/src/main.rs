@@ -111,9 +111,10 @@ pub struct RunArgs {
     /// The `serf` binary.
     #[arg(long, default_value = "/usr/bin/serf")]
     pub serf: String,
-    /// Serfer's engine: serf-rs or native.
-    #[arg(long, default_value = "serf-rs")]
-    pub engine: serfer::Engine,
+    /// Serfer's engines, each measured in the same run: serf-rs, native, or
+    /// both (`native,serf-rs`).
+    #[arg(long = "engine", value_delimiter = ',', default_value = "serf-rs")]
+    pub engines: Vec<serfer::Engine>,
 }
 
 fn main() {
@@ -128,7 +129,6 @@ fn main() {
             std::process::exit(code);
         }
         Command::Run(args) => {
-            cluster::set_engine(args.engine);
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
             let code = rt.block_on(async move {
                 match measure::run_all(&args).await {
@@ -152,10 +152,9 @@ fn main() {
             serf,
             engine,
         } => {
-            cluster::set_engine(engine);
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
             let code = rt.block_on(async move {
-                match measure::converge_all(&sizes, runs, &serf).await {
+                match measure::converge_all(&sizes, runs, &serf, engine).await {
                     Ok(table) => {
                         println!("clusters per size: {runs} each (median)\n");
                         println!("{}", report::rows(&table));
@@ -176,10 +175,9 @@ fn main() {
             every,
             engine,
         } => {
-            cluster::set_engine(engine);
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
             let code = rt.block_on(async move {
-                match measure::soak(nodes, events, every, "/usr/bin/serf").await {
+                match measure::soak(nodes, events, every, "/usr/bin/serf", engine).await {
                     Ok(table) => {
                         println!("{table}");
                         0

@@ -77,14 +77,15 @@ fn idx(metric: &str) -> usize {
 pub async fn run_all(args: &RunArgs) -> Result<Table, String> {
     let mut table = Table::new();
     let mut plan: Vec<(Impl, usize)> = Vec::new();
+    let serfers: Vec<Impl> = args.engines.iter().map(|&e| Impl::serfer(e)).collect();
     for &n in &args.sizes {
-        plan.push((Impl::Serfer, n));
+        plan.extend(serfers.iter().map(|&imp| (imp, n)));
         if !args.no_go {
             plan.push((Impl::Go, n));
         }
     }
     for &n in args.serfer_only.iter().filter(|&&n| n > 0) {
-        plan.push((Impl::Serfer, n));
+        plan.extend(serfers.iter().map(|&imp| (imp, n)));
     }
     for (imp, n) in plan {
         eprintln!("== {imp}, N = {n}");
@@ -162,7 +163,8 @@ type Receipt = (usize, u64, Instant);
 /// The log file of node `i` of a cluster.
 fn log_name(imp: Impl, n: usize, run: usize, i: usize) -> String {
     let short = match imp {
-        Impl::Serfer => "serfer",
+        Impl::Native => "native",
+        Impl::SerfRs => "serf-rs",
         Impl::Go => "go",
     };
     format!("{short}-n{n}-r{run}-{i}.log")
@@ -279,12 +281,17 @@ async fn start_cluster(
 /// Convergence alone, `runs` times per implementation and size, alternating the
 /// implementations: one sample per size in the full run cannot tell a cause from
 /// chance.
-pub async fn converge_all(sizes: &[usize], runs: usize, serf: &str) -> Result<Table, String> {
+pub async fn converge_all(
+    sizes: &[usize],
+    runs: usize,
+    serf: &str,
+    engine: serfer::Engine,
+) -> Result<Table, String> {
     let mut samples: BTreeMap<(usize, Impl), Vec<f64>> = BTreeMap::new();
     let mut stuck: BTreeMap<(usize, Impl), usize> = BTreeMap::new();
     for run in 0..runs {
         for &n in sizes {
-            for imp in [Impl::Serfer, Impl::Go] {
+            for imp in [Impl::serfer(engine), Impl::Go] {
                 stuck.entry((n, imp)).or_default();
                 // A cluster that does not converge is a result, not the end of
                 // the run: it counts, and as a sample it weighs the bound (the
@@ -790,13 +797,18 @@ fn futures_block(rx: &mut mpsc::UnboundedReceiver<Receipt>, within: Duration) ->
 /// (its back-pressure holds the sender to what gossip carries), with every
 /// node's RSS sampled every `every` events. A node whose state is bounded
 /// (the 512-slot event ring) stays flat once the ring has filled.
-pub async fn soak(n: usize, events: usize, every: usize, serf: &str) -> Result<String, String> {
-    let (nodes, _) = start_cluster(Impl::Serfer, n, serf, 0).await?;
+pub async fn soak(
+    n: usize,
+    events: usize,
+    every: usize,
+    serf: &str,
+    engine: serfer::Engine,
+) -> Result<String, String> {
+    let imp = Impl::serfer(engine);
+    let (nodes, _) = start_cluster(imp, n, serf, 0).await?;
     let started = Instant::now();
-    let mut rows = format!(
-        "| events sent | elapsed | RSS per node, MiB ({}) |\n|---|---|---|\n",
-        Impl::Serfer
-    );
+    let mut rows =
+        format!("| events sent | elapsed | RSS per node, MiB ({imp}) |\n|---|---|---|\n");
     let mut sample = |sent: usize| {
         let rss: Vec<String> = nodes
             .iter()

@@ -87,35 +87,64 @@ fn interval(a: Option<&Value2>, b: Option<&Value2>) -> String {
 }
 
 pub fn render(table: &Table, args: &RunArgs) -> String {
+    let engines: Vec<String> = args.engines.iter().map(ToString::to_string).collect();
     let mut s = String::new();
     s.push_str(&format!(
         "Serfer engine: {}; events per row: {}, queries: {}, kills: {}, idle: {} s, bursts: {} × {} events\n\n",
-        args.engine, args.events, args.queries, args.kills, args.idle_secs, args.bursts, args.burst
+        engines.join(", "),
+        args.events,
+        args.queries,
+        args.kills,
+        args.idle_secs,
+        args.bursts,
+        args.burst
     ));
     s.push_str(&rows(table));
     s
 }
 
-/// The table itself: a row per metric and size.
+/// The table itself: a row per metric and size, a column per implementation
+/// measured, and each Serfer engine's ratio to Go with its interval.
 pub fn rows(table: &Table) -> String {
-    let mut s = format!(
-        "| metric | N | {} | Go serf | Serfer / Go | 95% interval of the ratio |\n\
-         |---|---|---|---|---|---|\n",
-        Impl::Serfer
-    );
-    for ((_, metric, n), by) in table {
-        let a = by.get(&Impl::Serfer);
-        let b = by.get(&Impl::Go);
-        let ratio = match (number(a), number(b)) {
-            (Some(x), Some(y)) if y > 0.0 => format!("{:.2}", x / y),
-            _ => "—".into(),
+    let mut serfers: Vec<Impl> = table
+        .values()
+        .flat_map(|by| by.keys().copied())
+        .filter(|imp| imp.engine().is_some())
+        .collect();
+    serfers.sort();
+    serfers.dedup();
+    let one = serfers.len() == 1;
+    let mut head = "| metric | N |".to_owned();
+    let mut rule = "|---|---|".to_owned();
+    for imp in serfers.iter().chain([&Impl::Go]) {
+        head.push_str(&format!(" {imp} |"));
+        rule.push_str("---|");
+    }
+    for imp in &serfers {
+        let who = match imp.engine() {
+            Some(e) if !one => e.to_string(),
+            _ => "Serfer".to_owned(),
         };
-        s.push_str(&format!(
-            "| {metric} | {n} | {} | {} | {ratio} | {} |\n",
-            text(a),
-            text(b),
-            interval(a, b)
-        ));
+        head.push_str(&format!(" {who} / Go | 95% interval of the ratio |"));
+        rule.push_str("---|---|");
+    }
+    let mut s = format!("{head}\n{rule}\n");
+    for ((_, metric, n), by) in table {
+        let b = by.get(&Impl::Go);
+        s.push_str(&format!("| {metric} | {n} |"));
+        for imp in &serfers {
+            s.push_str(&format!(" {} |", text(by.get(imp))));
+        }
+        s.push_str(&format!(" {} |", text(b)));
+        for imp in &serfers {
+            let a = by.get(imp);
+            let ratio = match (number(a), number(b)) {
+                (Some(x), Some(y)) if y > 0.0 => format!("{:.2}", x / y),
+                _ => "—".into(),
+            };
+            s.push_str(&format!(" {ratio} | {} |", interval(a, b)));
+        }
+        s.push('\n');
     }
     s
 }
@@ -123,6 +152,41 @@ pub fn rows(table: &Table) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_engines_get_a_column_and_a_ratio_each() {
+        let mut table = Table::new();
+        let by = table.entry((0, "event to last node, p50", 10)).or_default();
+        by.insert(Impl::Native, Value2::Ms(90.0));
+        by.insert(Impl::SerfRs, Value2::Ms(120.0));
+        by.insert(Impl::Go, Value2::Ms(100.0));
+        let out = rows(&table);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[0],
+            "| metric | N | Serfer (native) | Serfer (serf-rs) | Go serf \
+             | native / Go | 95% interval of the ratio | serf-rs / Go | 95% interval of the ratio |"
+        );
+        assert_eq!(lines[1].matches("---").count(), 9);
+        assert_eq!(
+            lines[2],
+            "| event to last node, p50 | 10 | 90 ms | 120 ms | 100 ms | 0.90 | — | 1.20 | — |"
+        );
+    }
+
+    #[test]
+    fn one_engine_keeps_the_serfer_ratio_heading() {
+        let mut table = Table::new();
+        let by = table.entry((0, "idle RSS per node", 3)).or_default();
+        by.insert(Impl::SerfRs, Value2::Kib(10240.0));
+        by.insert(Impl::Go, Value2::Kib(15360.0));
+        let out = rows(&table);
+        assert!(
+            out.starts_with("| metric | N | Serfer (serf-rs) | Go serf | Serfer / Go |"),
+            "{out}"
+        );
+        assert!(out.contains("| 10.0 MB | 15.0 MB | 0.67 |"), "{out}");
+    }
 
     #[test]
     fn equal_samples_give_an_interval_around_one() {
