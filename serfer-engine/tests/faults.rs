@@ -1,7 +1,7 @@
 //! The Serf core under faults that real processes cannot replay exactly:
 //! datagram loss from 1% to 20%, one-way cuts, a flapping node, and random
-//! scripts of crashes, restarts, leaves, partitions, loss and events over many
-//! seeds. Each run is a pure function of its seed; a failure names the seed
+//! scripts of crashes, restarts, leaves, partitions, loss, key rotations and
+//! events over many seeds. Each run is a pure function of its seed; a failure names the seed
 //! that replays it.
 //!
 //! Invariants checked:
@@ -15,7 +15,9 @@
 //!   is whole again, within a bound derived from the push/pull interval;
 //! * once the network is whole, every up node sees exactly the up nodes alive
 //!   and the others failed or left, within a bound derived from the LAN
-//!   profile.
+//!   profile;
+//! * a key rotation confirmed stage by stage never cuts a node off, and once
+//!   the network is whole every up node holds exactly the operator's keyring.
 //!
 //! `SERFER_SIM_SEEDS=n` runs the random scripts over `n` seeds instead of CI's
 //! eight; `SERFER_SIM_SEED=n` replays seed `n` alone.
@@ -25,7 +27,8 @@ use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use serfer_engine::serf::{Event, MemberEvent, MemberStatus, Serf};
+use serfer_engine::memberlist::Keyring;
+use serfer_engine::serf::{Event, KeyOp, MemberEvent, MemberStatus, Serf};
 use serfer_engine::sim::{sim_name, LinkConfig, Sim, SimConfig};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -38,12 +41,20 @@ const PUSH_PULL: Duration = Duration::from_secs(30);
 /// `n` Serf nodes on the LAN profile, all joined through node 0 before the
 /// faults start (on a lossless network).
 fn cluster(seed: u64, n: usize) -> Sim<Serf> {
+    cluster_with_keyring(seed, n, None)
+}
+
+/// [`cluster`], encrypted with `keyring` when given.
+fn cluster_with_keyring(seed: u64, n: usize, keyring: Option<Keyring>) -> Sim<Serf> {
     let mut sim = Sim::serf(SimConfig {
         seed,
         ..SimConfig::default()
     });
     for i in 0..n {
-        let c = sim.serf_config(i);
+        let mut c = sim.serf_config(i);
+        if let Some(k) = &keyring {
+            c.memberlist.keyring = k.clone();
+        }
         sim.add_node(c).unwrap();
     }
     for i in 1..n {
@@ -345,15 +356,118 @@ fn a_flapping_node_is_whole_once_it_settles() {
     assert_eq!(ledger.duplicates(), vec![]);
 }
 
+/// The operator of the random scripts' key rotations, doing what `serf keys`
+/// leaves to a careful operator: install a new key, make it primary, remove the
+/// old one, each stage only after every node that is up confirmed the one
+/// before, and a stage not confirmed (a node cut off, restarted meanwhile, or
+/// missed by the query's gossip, which nothing repairs) sent again. Nodes are
+/// (re)started with the keyring of the last confirmed stage, as the operator's
+/// configuration would give them, so a node restarted after a confirmation
+/// holds what it confirmed.
+struct Operator {
+    seed: u64,
+    /// The confirmed keyring, primary first.
+    ring: Vec<Vec<u8>>,
+    /// Keys made so far.
+    made: u8,
+    /// The rotation under way: its new key and the next stage (0 install,
+    /// 1 use, 2 remove the old key).
+    pending: Option<(Vec<u8>, u8)>,
+    rotations_done: u32,
+}
+
+impl Operator {
+    fn new(seed: u64) -> Self {
+        Operator {
+            seed,
+            ring: vec![Self::key(seed, 0)],
+            made: 0,
+            pending: None,
+            rotations_done: 0,
+        }
+    }
+
+    fn key(seed: u64, k: u8) -> Vec<u8> {
+        let mut key = seed.to_be_bytes().repeat(4);
+        key[0] = k;
+        key
+    }
+
+    fn keyring(&self) -> Keyring {
+        Keyring::new(self.ring[0].clone(), self.ring[1..].to_vec()).unwrap()
+    }
+
+    /// The next operation, starting a rotation if none is under way.
+    fn next_op(&mut self) -> KeyOp {
+        let (new, stage) = match &self.pending {
+            Some(p) => p.clone(),
+            None => {
+                self.made += 1;
+                let p = (Self::key(self.seed, self.made), 0);
+                self.pending = Some(p.clone());
+                p
+            }
+        };
+        match stage {
+            0 => KeyOp::Install(new),
+            1 => KeyOp::Use(new),
+            _ => KeyOp::Remove(self.ring[1].clone()),
+        }
+    }
+
+    /// Sends the next operation from node `from` and waits for its report;
+    /// confirmed when every node up answered with success.
+    fn step(&mut self, sim: &mut Sim<Serf>, from: usize, up: usize) {
+        let op = self.next_op();
+        let Ok(id) = sim.with_core(from, |c, now| c.key_query(now, op, 0)) else {
+            return;
+        };
+        // The report is done when every member answered, at the latest at the
+        // query's deadline: 16 gossip intervals × ⌈log10(N + 1)⌉ = 6.4 s at
+        // N = 10.
+        let report = |s: &Sim<Serf>| {
+            s.node(from).events.iter().find_map(|(_, e)| match e {
+                Event::KeyReport { query, report } if *query == id => Some(report.clone()),
+                _ => None,
+            })
+        };
+        let now = sim.now();
+        sim.run_until(now + SECS(7), MS(10), |s| report(s).is_some());
+        let confirmed = report(sim).is_some_and(|r| r.num_err == 0 && r.num_resp == up);
+        if !confirmed {
+            return;
+        }
+        let (new, stage) = self.pending.clone().expect("a rotation is under way");
+        match stage {
+            0 => {
+                self.ring.push(new.clone());
+                self.pending = Some((new, 1));
+            }
+            1 => {
+                self.ring.retain(|k| *k != new);
+                self.ring.insert(0, new.clone());
+                self.pending = Some((new, 2));
+            }
+            _ => {
+                self.ring.truncate(1);
+                self.pending = None;
+                self.rotations_done += 1;
+            }
+        }
+    }
+}
+
 /// One random fault script: 10 nodes, 40 steps of 3 s. Nodes 0–2 are stable
 /// (never crashed or stopped; they send the events, and the others join
 /// through them); nodes 3–9 may crash, restart, leave and come back. Any node
 /// may be cut off for up to 12 s, links may lose up to 10% for a while, and
-/// one-way cuts come and go. Returns a line for the log.
+/// one-way cuts come and go. The cluster is encrypted, and its key is rotated
+/// by an [`Operator`] from a stable node. Returns a line for the log.
 fn random_script(seed: u64) -> String {
     let n = 10;
     let stable = [0usize, 1, 2];
-    let mut sim = cluster(seed, n);
+    let mut operator = Operator::new(seed);
+    let mut sim = cluster_with_keyring(seed, n, Some(operator.keyring()));
     let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed);
     let mut ledger = Ledger::new(n);
     let mut up: BTreeSet<usize> = (0..n).collect();
@@ -400,7 +514,8 @@ fn random_script(seed: u64) -> String {
                 let v = down[rng.gen_range(0..down.len())];
                 ledger.drain(&mut sim);
                 ledger.life[v] += 1;
-                let c = sim.serf_config(v);
+                let mut c = sim.serf_config(v);
+                c.memberlist.keyring = operator.keyring();
                 sim.restart(v, c).unwrap();
                 let via = stable[rng.gen_range(0..stable.len())];
                 sim.join(v, &[via]);
@@ -432,6 +547,11 @@ fn random_script(seed: u64) -> String {
                 }
                 fault_ends = Some(step + rng.gen_range(1..=5));
                 "cut"
+            }
+            80..=87 => {
+                let from = stable[rng.gen_range(0..stable.len())];
+                operator.step(&mut sim, from, up.len());
+                "rotate"
             }
             _ => "quiet",
         };
@@ -469,7 +589,11 @@ fn random_script(seed: u64) -> String {
     let down_v: Vec<usize> = (0..n).filter(|i| !up.contains(i)).collect();
     let agreed_in = settle(&mut sim, &up_v, &down_v, SECS(60));
     // Events: what a node up throughout missed while cut off comes by
-    // push/pull, at most two intervals after agreement.
+    // push/pull. Every node starts one exchange per interval with a random
+    // peer, so the holders of a missed event about double each interval:
+    // ⌈log2 10⌉ = 4 intervals on average when a single node holds it. The
+    // random pairing has a tail; 6 intervals allow for it (200 seeds: at
+    // most 89 s, about 3 intervals).
     let start = sim.now();
     let missing = |ledger: &Ledger| -> Vec<(usize, Vec<u32>)> {
         always_up
@@ -479,21 +603,43 @@ fn random_script(seed: u64) -> String {
             .collect()
     };
     ledger.drain(&mut sim);
-    while !missing(&ledger).is_empty() && sim.now() < start + PUSH_PULL * 2 + SECS(5) {
+    while !missing(&ledger).is_empty() && sim.now() < start + PUSH_PULL * 6 {
         sim.run_for(SECS(1));
         ledger.drain(&mut sim);
     }
+    let repaired_in = sim.now() - start;
     assert!(
         agreed_in.is_some(),
         "seed {seed}: no agreement 60 s after the script; up {up_v:?}, down {down_v:?}, left {left:?}"
     );
+    // The rotation under way ends once the network is whole: at most three
+    // stages, each sent up to three times (a query's gossip misses a node
+    // rarely on a whole network, and is not repaired by push/pull).
+    for _ in 0..9 {
+        if operator.pending.is_none() {
+            break;
+        }
+        operator.step(&mut sim, stable[0], up.len());
+    }
+    assert!(
+        operator.pending.is_none(),
+        "seed {seed}: the rotation did not finish once the network was whole"
+    );
+    for &i in &up_v {
+        assert_eq!(
+            sim.core(i).memberlist().keyring().keys(),
+            operator.ring.as_slice(),
+            "seed {seed}: node {i}'s keyring"
+        );
+    }
     assert_eq!(missing(&ledger), vec![], "seed {seed}: events missing");
     assert_eq!(ledger.duplicates(), vec![], "seed {seed}: duplicates");
     format!(
-        "seed {seed}: {actions:?}; agreed {:?} after the script, up {up_v:?}, {} failed reports, {} events",
+        "seed {seed}: {actions:?}; agreed {:?} after the script, events whole {repaired_in:?} later, up {up_v:?}, {} failed reports, {} events, {} key rotations",
         agreed_in.unwrap(),
         ledger.failed.len(),
-        sent.len()
+        sent.len(),
+        operator.rotations_done
     )
 }
 
