@@ -832,6 +832,51 @@ fn a_member_held_leaving_by_a_stale_leave_answers_it() {
     );
 }
 
+/// Node `observer`'s member-clock status time for `subject`, as its push/pull
+/// state carries it.
+fn status_time(sim: &Sim<Serf>, observer: usize, subject: usize) -> u64 {
+    match SerfMessage::decode(&sim.core(observer).encoded_local_state()) {
+        Ok(SerfMessage::PushPull(pp)) => pp.status_ltimes[&sim_name(subject)],
+        other => panic!("node {observer}'s state: {other:?}"),
+    }
+}
+
+/// A leave about a live node at the very time of its own join is refuted as
+/// a newer one is: push/pull passes an earlier life's leave on one past the
+/// time it was held at, which a fresh process's join can meet exactly, and
+/// the nodes that heard the leave first would keep the member *leaving*.
+/// The join answering it is at least two past the leave, beyond what
+/// push/pull can derive from it.
+#[test]
+fn a_leave_at_a_nodes_own_join_time_is_refuted() {
+    let mut sim = cluster(44, 2, 0.0);
+    converge(&mut sim, &[0, 1], SECS(1));
+    let own = status_time(&sim, 1, 1);
+    // Node 1's join intent reaches node 0 within a few 200 ms rounds.
+    let now = sim.now();
+    sim.run_until(now + SECS(2), MS(10), |s| status_time(s, 0, 1) == own)
+        .expect("node 0 has node 1's join");
+    let leave = SerfMessage::Leave(LeaveIntent {
+        ltime: own,
+        node: sim_name(1),
+        prune: false,
+    })
+    .encode()
+    .unwrap();
+    sim.inject_packet(0, 1, Message::User(leave).encode().unwrap());
+    // Node 1 gossips its join in its next 200 ms round; node 0 has it a
+    // round or two later.
+    let now = sim.now();
+    let answered = sim.run_until(now + SECS(1), MS(10), |s| status_time(s, 0, 1) >= own + 2);
+    assert!(
+        answered.is_some(),
+        "node 1's own status time {} (was {own}), node 0's {}",
+        status_time(&sim, 1, 1),
+        status_time(&sim, 0, 1)
+    );
+    assert_eq!(status(&sim, 0, 1), Some(MemberStatus::Alive));
+}
+
 fn member_name(e: &MemberEvent) -> &str {
     match e {
         MemberEvent::Join(m)

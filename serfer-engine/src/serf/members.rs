@@ -233,13 +233,18 @@ impl Serf {
                 .members
                 .upsert_intent(&msg.node, IntentKind::Leave, msg.ltime, now);
         };
-        if msg.ltime <= s.status_ltime {
+        if me && self.state == super::SerfState::Alive {
+            // Somebody thinks we are leaving: refute with a newer join. A leave
+            // at the very time of our own join is refuted too (Go ignores
+            // it): it is an earlier life's leave passed on by push/pull, one
+            // past the time it was held at, which our join happened to meet,
+            // and the nodes that heard the leave first keep it.
+            if msg.ltime >= s.status_ltime {
+                self.refute_status(now, msg.ltime);
+            }
             return false;
         }
-        if me && self.state == super::SerfState::Alive {
-            // Somebody thinks we are leaving: refute with a newer join.
-            let t = self.clock.time();
-            self.broadcast_join(now, t);
+        if msg.ltime <= s.status_ltime {
             return false;
         }
         s.status_ltime = msg.ltime;
@@ -296,8 +301,7 @@ impl Serf {
             // keeps us *leaving* for good, as nothing else about us will ever
             // be newer: answer with a join newer than it. Go's Serf does not,
             // and leaves such a member stuck.
-            let t = self.clock.time();
-            self.broadcast_join(now, t);
+            self.refute_status(now, msg.ltime);
             return false;
         }
         s.status_ltime = msg.ltime;
@@ -305,6 +309,19 @@ impl Serf {
             s.member.status = MemberStatus::Alive;
         }
         true
+    }
+
+    /// Answers a status about this node at `ltime` (a leave, or a status time
+    /// newer than its join) with a join at `ltime + 2` or later. Go answers at
+    /// `ltime + 1`, but a node that holds this node as left at `ltime` passes
+    /// the leave on in push/pull as a leave at `ltime + 1` (Go's rule for
+    /// left members, whose leave time push/pull does not carry): a join at
+    /// that same time is no newer, and the leave would win wherever it
+    /// arrived first.
+    fn refute_status(&mut self, now: Instant, ltime: u64) {
+        self.clock.witness(ltime.saturating_add(1));
+        let t = self.clock.time();
+        self.broadcast_join(now, t);
     }
 
     /// Go's `broadcastJoin`: a join intent at `ltime`, applied locally and
