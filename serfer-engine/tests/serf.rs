@@ -788,14 +788,7 @@ fn a_member_held_leaving_by_a_stale_leave_answers_it() {
     // suspicion timeout node 1 may start against node 0, which refutes).
     sim.network_mut().cut(0, 1);
     let stale = sim.core(0).clock() + 10;
-    let leave = SerfMessage::Leave(LeaveIntent {
-        ltime: stale,
-        node: sim_name(1),
-        prune: false,
-    })
-    .encode()
-    .unwrap();
-    sim.inject_packet(1, 0, Message::User(leave).encode().unwrap());
+    sim.inject_packet(1, 0, leave_of(1, stale));
     let now = sim.now();
     sim.run_until(now + SECS(3), MS(10), |s| {
         status(s, 0, 1) == Some(MemberStatus::Leaving) && drained(s)
@@ -832,6 +825,18 @@ fn a_member_held_leaving_by_a_stale_leave_answers_it() {
     );
 }
 
+/// A Serf leave intent about node `subject` at `ltime`, as a datagram.
+fn leave_of(subject: usize, ltime: u64) -> Vec<u8> {
+    let leave = SerfMessage::Leave(LeaveIntent {
+        ltime,
+        node: sim_name(subject),
+        prune: false,
+    })
+    .encode()
+    .unwrap();
+    Message::User(leave).encode().unwrap()
+}
+
 /// Node `observer`'s member-clock status time for `subject`, as its push/pull
 /// state carries it.
 fn status_time(sim: &Sim<Serf>, observer: usize, subject: usize) -> u64 {
@@ -856,14 +861,7 @@ fn a_leave_at_a_nodes_own_join_time_is_refuted() {
     let now = sim.now();
     sim.run_until(now + SECS(2), MS(10), |s| status_time(s, 0, 1) == own)
         .expect("node 0 has node 1's join");
-    let leave = SerfMessage::Leave(LeaveIntent {
-        ltime: own,
-        node: sim_name(1),
-        prune: false,
-    })
-    .encode()
-    .unwrap();
-    sim.inject_packet(0, 1, Message::User(leave).encode().unwrap());
+    sim.inject_packet(0, 1, leave_of(1, own));
     // Node 1 gossips its join in its next 200 ms round; node 0 has it a
     // round or two later.
     let now = sim.now();
