@@ -236,3 +236,71 @@ async fn remove_failed_node_waits_for_its_broadcast() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// What the observer sees after a turn, as a wrapper would copy it.
+#[derive(Debug, Default, Clone)]
+struct Seen {
+    turns: u64,
+    clock: u64,
+    generation: u64,
+    peers_with_coordinates: Vec<String>,
+}
+
+/// The observer runs on the node's task after every turn: it sees the join
+/// move the clock, and the first acked probe of the peer add its coordinate
+/// and move the generation, with no call to the task. Probes run every 100 ms
+/// and each acks with a coordinate, so 10 s is a hundred chances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observer_sees_the_clock_and_coordinates_after_each_turn() {
+    let seen = Arc::new(std::sync::Mutex::new(Seen::default()));
+    let copy = seen.clone();
+    let a = SerfNode::start_observed(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        fast_config("a", 0x5eed_0331),
+        Some(Box::new(move |serf| {
+            let mut s = copy.lock().unwrap();
+            s.turns += 1;
+            s.clock = serf.clock();
+            s.generation = serf.coordinate_generation();
+            s.peers_with_coordinates = serf
+                .peer_coordinates()
+                .map(|(name, _)| name.to_owned())
+                .collect();
+        })),
+    )
+    .await
+    .unwrap();
+    let read = || seen.lock().unwrap().clone();
+    assert!(
+        eventually(Duration::from_secs(1), async || read().turns > 0).await,
+        "the observer never ran"
+    );
+    let before = read();
+    assert_eq!(before.generation, 0, "{before:?}");
+    assert!(before.peers_with_coordinates.is_empty(), "{before:?}");
+
+    let b = SerfNode::start(fast_config("b", 0x5eed_0332))
+        .await
+        .unwrap();
+    assert_eq!(b.join(vec![a.local_addr()], false).await, Ok(1));
+    assert!(
+        eventually(Duration::from_secs(10), async || {
+            let s = read();
+            s.peers_with_coordinates == ["b"] && s.generation > 0
+        })
+        .await,
+        "no coordinate for b observed: {:?}",
+        read()
+    );
+    // The clock only grows, so what was observed is at most what the core
+    // holds at a later turn.
+    let observed = read();
+    let clock = a.with_core(|serf, _| serf.clock()).await.unwrap();
+    assert!(
+        observed.clock > before.clock,
+        "{observed:?} after {before:?}"
+    );
+    assert!(observed.clock <= clock, "{observed:?} against {clock}");
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -282,6 +282,8 @@ fn coordinates_converge_to_simulated_rtts() {
     let mut pairs = 0;
     for a in 0..n {
         let me = sim.core(a);
+        assert_eq!(me.peer_coordinates().count(), n - 1, "node {a}'s cache");
+        assert!(me.coordinate_generation() > 0, "node {a}'s generation");
         for b in 0..n {
             if a == b {
                 continue;

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::init_logs;
-use serfer::testing::bounds::{DELIVERY, STOP};
+use serfer::testing::bounds::{DELIVERY, GOSSIP, STOP};
 use serfer::testing::{wait_until, Recorder, TestCluster};
 use serfer::{Error, Node, NodeBuilder, Profile, State, UserEvent};
 
@@ -178,6 +178,55 @@ async fn old_events_are_not_replayed_to_a_joiner_unless_asked() {
     quiet.shutdown().await.unwrap();
     replay.shutdown().await.unwrap();
     cluster.shutdown().await;
+}
+
+/// The snapshot keeps the Lamport clock as it moves, as Go's does (`clock:`
+/// the time less one, checked every 500 ms), so a restart resumes past it. A
+/// lone node's clock stays at its start; a join's push/pull carries the
+/// joiner's clock to it, which moves it on. The join has finished when
+/// `start` returns, so the line is due within one check; `GOSSIP` bounds it.
+/// Native on either run: serf-rs keeps a snapshot of its own binary format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_records_the_clock_a_join_moved() {
+    init_logs();
+    let dir = std::env::temp_dir().join(format!(
+        "serfer-clock-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("first.snap");
+    let _ = std::fs::remove_file(&path);
+    let first = builder()
+        .engine(serfer::Engine::Native)
+        .name("first")
+        .snapshot(&path)
+        .start()
+        .await
+        .unwrap();
+    let recorded = || -> Vec<u64> {
+        std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix("clock: ")?.parse().ok())
+            .collect()
+    };
+    let joiner = builder()
+        .engine(serfer::Engine::Native)
+        .name("joiner")
+        .join(first.addr().to_string())
+        .start()
+        .await
+        .unwrap();
+    let moved = wait_until(GOSSIP, "a clock line above 0", || async {
+        recorded().iter().any(|&c| c > 0)
+    })
+    .await;
+    let lines = recorded();
+    joiner.shutdown().await.unwrap();
+    first.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    moved.unwrap_or_else(|e| panic!("{e}; clock lines: {lines:?}"));
 }
 
 async fn stuck(_ev: UserEvent<()>) {

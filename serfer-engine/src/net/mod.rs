@@ -16,7 +16,7 @@
 
 mod serf;
 
-pub use self::serf::{QueryAnswer, QueryStream, SerfNode};
+pub use self::serf::{Observer, QueryAnswer, QueryStream, SerfNode};
 
 use std::collections::BTreeMap;
 use std::io;
@@ -59,6 +59,11 @@ const STREAM_SLACK: usize = 64;
 pub(crate) trait DriverCore: Core<Event: Send + 'static> + Send + 'static {
     /// How long a stream exchange may take.
     fn tcp_timeout(&self) -> Duration;
+
+    /// Runs once per turn of the driver's loop, after the turn's outputs are
+    /// sent: where a wrapper publishes what it reads of the core without a
+    /// round trip to its task.
+    fn after_turn(&mut self) {}
 }
 
 impl DriverCore for Memberlist {
@@ -442,8 +447,13 @@ impl<C: DriverCore> Driver<C> {
         mut io_rx: mpsc::UnboundedReceiver<Io>,
     ) {
         let mut buf = vec![0u8; UDP_RECV_BUFFER];
+        // One timer, moved each turn: cheaper than a new one per turn, and
+        // the driver turns on every packet.
+        let timer = time::sleep_until(TokioInstant::now());
+        tokio::pin!(timer);
         loop {
             self.flush(None).await;
+            self.core.after_turn();
             if self.stopped {
                 return;
             }
@@ -452,8 +462,11 @@ impl<C: DriverCore> Driver<C> {
                 .poll_timeout()
                 .map(|t| self.origin + t.as_duration())
                 .unwrap_or_else(|| TokioInstant::now() + Duration::from_secs(1));
+            if timer.deadline() != wake {
+                timer.as_mut().reset(wake);
+            }
             tokio::select! {
-                _ = time::sleep_until(wake) => {
+                _ = &mut timer => {
                     let now = self.now();
                     self.core.tick(now);
                 }

@@ -73,7 +73,12 @@ struct SerfCore {
     queries: HashMap<QueryId, mpsc::UnboundedSender<QueryAnswer>>,
     keys: HashMap<QueryId, oneshot::Sender<KeyReport>>,
     broadcasts: HashMap<u64, oneshot::Sender<()>>,
+    observer: Option<Observer>,
 }
+
+/// Called with the core after every turn of the node's task; see
+/// [`SerfNode::start_observed`].
+pub type Observer = Box<dyn FnMut(&Serf) + Send>;
 
 impl SerfCore {
     /// Routes an answer to its query's stream; gives back events that are
@@ -161,6 +166,12 @@ impl DriverCore for SerfCore {
     fn tcp_timeout(&self) -> Duration {
         self.serf.config().memberlist.tcp_timeout
     }
+
+    fn after_turn(&mut self) {
+        if let Some(observe) = &mut self.observer {
+            observe(&self.serf);
+        }
+    }
 }
 
 /// A running Serf node. Dropping it stops the node without a leave.
@@ -204,6 +215,36 @@ impl SerfNode {
     /// interface). An unspecified advertised IP or port 0 is filled in from
     /// the bound address.
     pub async fn start_on(bind: SocketAddr, config: SerfConfig) -> io::Result<SerfNode> {
+        Self::start_observed(bind, config, None).await
+    }
+
+    /// [`SerfNode::start_on`], with `observer` called on the node's task with
+    /// the core after each input, timer or command has been handled and its
+    /// packets sent. It lets a wrapper keep a copy of what it reads often
+    /// (coordinates, the clock) without a message to the task and back; it
+    /// must be quick, since the node waits for it.
+    ///
+    /// ```no_run
+    /// # async fn demo(config: serfer_engine::serf::SerfConfig) -> std::io::Result<()> {
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let clock = Arc::new(AtomicU64::new(0));
+    /// let seen = clock.clone();
+    /// let bind = "127.0.0.1:0".parse().unwrap();
+    /// let node = serfer_engine::net::SerfNode::start_observed(
+    ///     bind,
+    ///     config,
+    ///     Some(Box::new(move |serf| seen.store(serf.clock(), Ordering::Relaxed))),
+    /// )
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn start_observed(
+        bind: SocketAddr,
+        config: SerfConfig,
+        observer: Option<Observer>,
+    ) -> io::Result<SerfNode> {
         let name = config.memberlist.name.clone();
         let wanted = config.memberlist.advertise;
         let advertised = move |bound: SocketAddr| {
@@ -237,6 +278,7 @@ impl SerfNode {
                 queries: HashMap::new(),
                 keys: HashMap::new(),
                 broadcasts: HashMap::new(),
+                observer,
             })
         })
         .await?;

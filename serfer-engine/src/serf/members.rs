@@ -369,6 +369,7 @@ impl Serf {
         if let Some(s) = self.members.members.remove(name) {
             self.coords.forget(name);
             self.coord_cache.remove(name);
+            self.coord_generation += 1;
             self.emit(Event::Member(MemberEvent::Reap(s.member)));
         }
     }

@@ -296,6 +296,8 @@ pub struct Serf {
     coords: CoordinateClient,
     /// The latest coordinate each peer sent in an ack (Go's `coordCache`).
     coord_cache: BTreeMap<String, Coordinate>,
+    /// Grows with every change to `coords` or `coord_cache`.
+    coord_generation: u64,
     /// A `_serf_conflict` query about this node is running.
     conflict_running: bool,
     /// Force-leave broadcasts (memberlist ids) not yet fully transmitted.
@@ -347,6 +349,7 @@ impl Serf {
             stats: SerfStats::default(),
             coords: CoordinateClient::default(),
             coord_cache: BTreeMap::new(),
+            coord_generation: 0,
             conflict_running: false,
             notify_pending: BTreeSet::new(),
             notify_done: Vec::new(),
@@ -487,6 +490,18 @@ impl Serf {
             return Some(self.coords.coordinate());
         }
         self.coord_cache.get(node)
+    }
+
+    /// A count that grows whenever this node's coordinate or a peer's cached
+    /// one changes: a copy of the coordinates taken at one reading is still
+    /// current while the count is the same.
+    pub fn coordinate_generation(&self) -> u64 {
+        self.coord_generation
+    }
+
+    /// Every peer coordinate this node has cached, by name.
+    pub fn peer_coordinates(&self) -> impl Iterator<Item = (&str, &Coordinate)> {
+        self.coord_cache.iter().map(|(n, c)| (n.as_str(), c))
     }
 
     /// Stops the node without a leave (Go's `Shutdown`): it goes quiet, and
@@ -976,6 +991,7 @@ impl Serf {
         };
         if self.coords.update(node, &coord, rtt, &mut self.rng).is_ok() {
             self.coord_cache.insert(node.to_owned(), coord);
+            self.coord_generation += 1;
             self.refresh_ack_payload();
         }
     }

@@ -3,15 +3,17 @@
 //! HashiCorp's wire without translation.
 //!
 //! The core lives on its driver's task; every call here is a message to that
-//! task. What Serfer reads synchronously (coordinates) is kept in a copy this
-//! arm refreshes. The files Go's Serf keeps itself (the snapshot, the keyring
-//! file) are kept here, from the engine's events: the core does no I/O.
+//! task. What Serfer reads synchronously (coordinates) or often (the clock)
+//! the driver publishes after each of its turns, into [`Published`]. The
+//! files Go's Serf keeps itself (the snapshot, the keyring file) are kept
+//! here, from the engine's events: the core does no I/O.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -28,10 +30,8 @@ use crate::member::{Member, MemberEventKind, MemberStatus};
 use crate::node::{Coordinate, KeyOp, KeyReport, Stats};
 use crate::persist::snapshot::Snapshot;
 
-/// How often the copy of the coordinates and the snapshot's clock are
-/// refreshed: Go's snapshot clock interval, and half the probe interval of the
-/// fastest profile (coordinates change only when a probe is acked).
-const UPKEEP: Duration = Duration::from_millis(500);
+/// How often the snapshot records the clock: Go's snapshot clock interval.
+const SNAPSHOT_CLOCK: Duration = Duration::from_millis(500);
 
 /// A running native engine.
 pub(crate) struct Native {
@@ -43,13 +43,50 @@ pub(crate) struct Native {
     encrypted: bool,
     keyring_file: Option<PathBuf>,
     snapshot: Option<Mutex<Snapshot>>,
+    published: Arc<Published>,
+}
+
+/// What the driver's task publishes of the core after each turn, so reading
+/// it costs no message to that task and back.
+#[derive(Default)]
+struct Published {
+    clock: AtomicU64,
     coordinates: RwLock<Coordinates>,
 }
 
 #[derive(Default)]
 struct Coordinates {
     local: Option<Coordinate>,
+    /// Every cached coordinate by node name, this node's own included (Go's
+    /// `coordCache`).
     peers: HashMap<String, Coordinate>,
+}
+
+impl Published {
+    /// The observer the driver calls after each turn. The clock is one
+    /// store; the coordinates are copied again only when the core's
+    /// generation of them moved (a probe ack, a reap), at most once per
+    /// probe interval in a steady cluster.
+    fn observer(self: Arc<Self>) -> serfer_engine::net::Observer {
+        let mut seen = None;
+        Box::new(move |serf: &core::Serf| {
+            self.clock.store(serf.clock(), Ordering::Relaxed);
+            let generation = serf.coordinate_generation();
+            if serf.config().disable_coordinates || seen == Some(generation) {
+                return;
+            }
+            seen = Some(generation);
+            let local = serf.coordinate().clone();
+            let mut peers: HashMap<String, Coordinate> = serf
+                .peer_coordinates()
+                .map(|(name, c)| (name.to_owned(), c.clone()))
+                .collect();
+            peers.insert(serf.name().to_owned(), local.clone());
+            let mut c = self.coordinates.write().unwrap_or_else(|p| p.into_inner());
+            c.local = Some(local);
+            c.peers = peers;
+        })
+    }
 }
 
 fn stopped(e: NetError, context: &'static str) -> Error {
@@ -128,16 +165,16 @@ pub(crate) async fn start(cfg: &Config, opts: StartOptions) -> Result<Started, E
     };
     let query_size_limit = serf.query_size_limit;
     let origin = std::time::Instant::now();
-    let mut node =
-        SerfNode::start_on(cfg.bind, serf)
-            .await
-            .map_err(|source| match source.kind() {
-                std::io::ErrorKind::InvalidInput => Error::Config(source.to_string()),
-                _ => Error::Bind {
-                    addr: cfg.bind,
-                    source,
-                },
-            })?;
+    let published = Arc::new(Published::default());
+    let mut node = SerfNode::start_observed(cfg.bind, serf, Some(published.clone().observer()))
+        .await
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::InvalidInput => Error::Config(source.to_string()),
+            _ => Error::Bind {
+                addr: cfg.bind,
+                source,
+            },
+        })?;
     let addr = node.local_addr();
     let raw_events = node
         .take_events()
@@ -148,11 +185,13 @@ pub(crate) async fn start(cfg: &Config, opts: StartOptions) -> Result<Started, E
         encrypted: !cfg.keys.is_empty(),
         keyring_file: opts.keyring_file,
         snapshot: snapshot.map(Mutex::new),
-        coordinates: RwLock::new(Coordinates::default()),
+        published,
     });
     let (tx, events) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(pump(Arc::downgrade(&native), raw_events, tx));
-    tokio::spawn(upkeep(Arc::downgrade(&native)));
+    if native.snapshot.is_some() {
+        tokio::spawn(snapshot_clock(Arc::downgrade(&native)));
+    }
     if !previous.is_empty() {
         tokio::spawn(rejoin(native.clone(), previous));
     }
@@ -256,40 +295,25 @@ async fn rejoin(native: Arc<Native>, previous: Vec<(String, String)>) {
     tracing::warn!("failed to re-join any previously known node");
 }
 
-/// Keeps [`Native::coordinates`] and the snapshot's clock current while the
-/// engine runs.
-async fn upkeep(native: Weak<Native>) {
-    let mut tick = tokio::time::interval(UPKEEP);
+/// Records the clock in the snapshot every [`SNAPSHOT_CLOCK`] while the
+/// engine runs (the snapshot writes only a clock that moved).
+async fn snapshot_clock(native: Weak<Native>) {
+    let Some(stopped) = native.upgrade().map(|n| n.node.stopped()) else {
+        return;
+    };
+    tokio::pin!(stopped);
+    let mut tick = tokio::time::interval(SNAPSHOT_CLOCK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = &mut stopped => break,
+            _ = tick.tick() => {}
+        }
         let Some(n) = native.upgrade() else { break };
-        let me = n.node.name().to_owned();
-        let read = n
-            .node
-            .with_core(move |serf, _| {
-                if serf.config().disable_coordinates {
-                    return (serf.clock(), None, Vec::new());
-                }
-                let peers = serf
-                    .members()
-                    .filter_map(|m| {
-                        serf.node_coordinate(&m.name)
-                            .map(|c| (m.name.clone(), c.clone()))
-                    })
-                    .collect::<Vec<_>>();
-                (serf.clock(), serf.node_coordinate(&me).cloned(), peers)
-            })
-            .await;
-        let Ok((clock, local, peers)) = read else {
-            break;
-        };
         if let Some(s) = &n.snapshot {
+            let clock = n.published.clock.load(Ordering::Relaxed);
             s.lock().unwrap_or_else(|p| p.into_inner()).clock(clock);
         }
-        let mut c = n.coordinates.write().unwrap_or_else(|p| p.into_inner());
-        c.local = local;
-        c.peers = peers.into_iter().collect();
     }
 }
 
@@ -505,13 +529,16 @@ impl Native {
     }
 
     pub(crate) fn coordinate(&self, name: &str) -> Option<Coordinate> {
-        let c = self.coordinates.read().unwrap_or_else(|p| p.into_inner());
-        c.peers.get(name).cloned()
+        let c = self.published.coordinates.read();
+        c.unwrap_or_else(|p| p.into_inner())
+            .peers
+            .get(name)
+            .cloned()
     }
 
     pub(crate) fn local_coordinate(&self) -> Option<Coordinate> {
-        let c = self.coordinates.read().unwrap_or_else(|p| p.into_inner());
-        c.local.clone()
+        let c = self.published.coordinates.read();
+        c.unwrap_or_else(|p| p.into_inner()).local.clone()
     }
 
     pub(crate) fn encryption_enabled(&self) -> bool {
