@@ -647,7 +647,12 @@ async fn run_one(
             match send_and_wait(id, size).await {
                 Ok(sent) => match wait_last(id, n, sent, &mut receipts) {
                     Some(last) => times.push(last),
-                    None => failure = Some("not delivered in 60 s".to_owned()),
+                    None => {
+                        failure = Some(format!(
+                            "not delivered in {} s",
+                            bounds::lan_delivery_within(n).as_secs()
+                        ))
+                    }
                 },
                 Err(e) => failure = Some(format!("refused: {e}")),
             }

@@ -238,13 +238,10 @@ fn a_killed_node_restarts_from_its_snapshot_and_gets_what_it_missed_once() {
 
     send(&mut probes[0], "before", "0");
     {
-        // Sent right after the start: the local profile gossips it only twice
-        // per holder, and a node it misses waits for push/pull, whose first
-        // exchange comes a random stagger plus one interval after the start
-        // (up to two intervals), and if that peer missed it too, the next.
-        let just_started = LOCAL_PUSH_PULL * 3;
+        // Sent right after the start: DELIVERY counts the first push/pull's
+        // stagger, which a node the gossip missed waits for.
         let mut all: Vec<&mut Proc> = probes.iter_mut().collect();
-        wait(&mut all, just_started, "event before the kill", |ps| {
+        wait(&mut all, DELIVERY, "event before the kill", |ps| {
             all_have(ps, "EVENT before 0")
         });
     }

@@ -48,15 +48,18 @@ pub const LOCAL_PUSH_PULL: Duration = Duration::from_secs(15);
 ///
 /// Gossip carries it in a few 100 ms rounds. A datagram lost on the way (a full
 /// receive queue under load) is repaired by push/pull: the node that missed it gets
-/// it at its next exchange, at most one [`LOCAL_PUSH_PULL`] away — or, if the random
-/// peer it picked missed it too, the exchange after. Hence twice the interval: 30 s.
-pub const DELIVERY: Duration = Duration::from_secs(30);
+/// it at its next exchange with a peer that has it. That exchange is at most one
+/// [`LOCAL_PUSH_PULL`] away once a node runs, but a node's first exchange comes a
+/// random stagger (under one interval) plus one interval after its start, so a
+/// message sent as a cluster starts may wait two intervals for it; and if the random
+/// peer it picked missed the message too, one more. Hence three intervals: 45 s.
+pub const DELIVERY: Duration = Duration::from_secs(45);
 
 /// As [`DELIVERY`], among nodes on Go's LAN timings: real `serf agent`s, Serfer nodes
 /// on [`Profile::Lan`](crate::Profile::Lan) (the default, so the examples' nodes),
-/// and mixed clusters of both. Twice [`LAN_PUSH_PULL`]: 60 s. Equal to
+/// and mixed clusters of both. Three times [`LAN_PUSH_PULL`]: 90 s. Equal to
 /// [`lan_delivery_within`] for clusters of up to 32 nodes.
-pub const LAN_DELIVERY: Duration = Duration::from_secs(60);
+pub const LAN_DELIVERY: Duration = Duration::from_secs(90);
 
 /// Gossip alone, with push/pull pushed out of reach (a test that checks gossip
 /// itself): a message is retransmitted `retransmit mult × log10(n + 1)` times, one
@@ -130,11 +133,11 @@ pub fn push_pull_interval(base: Duration, n: usize) -> Duration {
     base * (1 + extra)
 }
 
-/// [`LAN_DELIVERY`] for a cluster of `n` nodes: twice the LAN push/pull interval at
+/// [`LAN_DELIVERY`] for a cluster of `n` nodes: three LAN push/pull intervals at
 /// that size (see [`push_pull_interval`]), so that a node gossip missed still gets
-/// it by push/pull.
+/// it by push/pull, as [`DELIVERY`] explains.
 pub fn lan_delivery_within(n: usize) -> Duration {
-    push_pull_interval(LAN_PUSH_PULL, n) * 2
+    push_pull_interval(LAN_PUSH_PULL, n) * 3
 }
 
 /// [`FAILURE`] for a cluster of `n` nodes on Go's LAN timings: the longest suspicion,
@@ -160,8 +163,8 @@ mod tests {
         for n in 1..=10 {
             assert_eq!(lan_failure_within(n), FAILURE, "n = {n}");
         }
-        assert_eq!(DELIVERY, LOCAL_PUSH_PULL * 2);
-        assert_eq!(LAN_DELIVERY, LAN_PUSH_PULL * 2);
+        assert_eq!(DELIVERY, LOCAL_PUSH_PULL * 3);
+        assert_eq!(LAN_DELIVERY, LAN_PUSH_PULL * 3);
     }
 
     #[test]
