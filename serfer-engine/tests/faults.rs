@@ -19,8 +19,9 @@
 //! * a key rotation confirmed stage by stage never cuts a node off, and once
 //!   the network is whole every up node holds exactly the operator's keyring.
 //!
-//! `SERFER_SIM_SEEDS=n` runs the random scripts over `n` seeds instead of CI's
-//! eight; `SERFER_SIM_SEED=n` replays seed `n` alone.
+//! `SERFER_SIM_SEEDS=n` runs every test here over seeds 1 to `n` instead of
+//! CI's (eight for the random scripts, one for each other test);
+//! `SERFER_SIM_SEED=n` replays seed `n` alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -37,6 +38,17 @@ const SECS: fn(u64) -> Duration = Duration::from_secs;
 /// LAN profile: a node runs a push/pull with one random peer every 30 s
 /// (N < 32: not scaled).
 const PUSH_PULL: Duration = Duration::from_secs(30);
+
+/// The seeds a test runs: `fixed` (CI's) by default, `1..=n` with
+/// `SERFER_SIM_SEEDS=n`, and `n` alone with `SERFER_SIM_SEED=n`.
+fn seeds(fixed: &[u64]) -> Vec<u64> {
+    let var = |name: &str| -> Option<u64> { std::env::var(name).ok()?.parse().ok() };
+    match (var("SERFER_SIM_SEED"), var("SERFER_SIM_SEEDS")) {
+        (Some(one), _) => vec![one],
+        (None, Some(n)) => (1..=n).collect(),
+        (None, None) => fixed.to_vec(),
+    }
+}
 
 /// `n` Serf nodes on the LAN profile, all joined through node 0 before the
 /// faults start (on a lossless network).
@@ -187,8 +199,16 @@ fn loss_up_to_twenty_percent_fails_no_live_node_and_loses_no_event() {
     // misses grow with loss and push/pull repairs them (2/s keeps an event
     // 256 s in the 512-slot ring, many push/pull intervals).
     let n = 16;
-    for (k, loss) in [0.01, 0.05, 0.10, 0.20].into_iter().enumerate() {
-        let seed = 100 + k as u64;
+    let rates = [0.01, 0.05, 0.10, 0.20];
+    let runs: Vec<(u64, f64)> = match seeds(&[]).as_slice() {
+        // CI's runs: one seed per rate.
+        [] => (100..).zip(rates).collect(),
+        swept => swept
+            .iter()
+            .flat_map(|&seed| rates.map(|loss| (seed, loss)))
+            .collect(),
+    };
+    for (seed, loss) in runs {
         let mut sim = cluster(seed, n);
         let mut ledger = Ledger::new(n);
         set_loss(&mut sim, loss);
@@ -247,8 +267,13 @@ fn a_one_way_cut_fails_no_node() {
     // reaches the other through indirect probes: a peer relays the ping and
     // forwards the ack. So nobody may be reported failed. Events sent by the
     // cut nodes reach everyone by other paths.
+    for seed in seeds(&[7]) {
+        one_way_cut(seed);
+    }
+}
+
+fn one_way_cut(seed: u64) {
     let n = 8;
-    let seed = 7;
     let mut sim = cluster(seed, n);
     let mut ledger = Ledger::new(n);
     sim.network_mut().cut(3, 5);
@@ -280,12 +305,16 @@ fn a_one_way_cut_fails_no_node() {
     );
     assert_eq!(ledger.failed, vec![], "seed {seed}");
     for i in 0..n {
-        assert_eq!(ledger.missing(i, &sent), Vec::<u32>::new(), "node {i}");
+        assert_eq!(
+            ledger.missing(i, &sent),
+            Vec::<u32>::new(),
+            "seed {seed}, node {i}"
+        );
     }
-    assert_eq!(ledger.duplicates(), vec![]);
+    assert_eq!(ledger.duplicates(), vec![], "seed {seed}");
     sim.network_mut().heal();
     let all: Vec<usize> = (0..n).collect();
-    assert!(agreed(&sim, &all, &[]));
+    assert!(agreed(&sim, &all, &[]), "seed {seed}");
 }
 
 #[test]
@@ -308,8 +337,13 @@ fn a_flapping_node_is_whole_once_it_settles() {
     // fail one another. Node 7, and any refutation gossip misses, is alive
     // everywhere again within two push/pull intervals of each heal; events
     // from node 0 all reach node 7, once.
+    for seed in seeds(&[8]) {
+        flapping(seed);
+    }
+}
+
+fn flapping(seed: u64) {
     let n = 8;
-    let seed = 8;
     let mut sim = cluster(seed, n);
     let mut ledger = Ledger::new(n);
     let mut sent = Vec::new();
@@ -349,11 +383,18 @@ fn a_flapping_node_is_whole_once_it_settles() {
         .filter(|(o, s)| majority.contains(o) && majority.contains(s))
         .collect();
     assert_eq!(wrong, Vec::<&(usize, usize)>::new(), "seed {seed}");
-    assert!(back_after.iter().all(Option::is_some), "{back_after:?}");
+    assert!(
+        back_after.iter().all(Option::is_some),
+        "seed {seed}: {back_after:?}"
+    );
     for i in 0..n {
-        assert_eq!(ledger.missing(i, &sent), Vec::<u32>::new(), "node {i}");
+        assert_eq!(
+            ledger.missing(i, &sent),
+            Vec::<u32>::new(),
+            "seed {seed}, node {i}"
+        );
     }
-    assert_eq!(ledger.duplicates(), vec![]);
+    assert_eq!(ledger.duplicates(), vec![], "seed {seed}");
 }
 
 /// The operator of the random scripts' key rotations, doing what `serf keys`
@@ -645,12 +686,7 @@ fn random_script(seed: u64) -> String {
 
 #[test]
 fn random_fault_scripts_keep_the_invariants() {
-    let var = |name: &str| -> Option<u64> { std::env::var(name).ok()?.parse().ok() };
-    let seeds = match var("SERFER_SIM_SEED") {
-        Some(one) => one..=one,
-        None => 1..=var("SERFER_SIM_SEEDS").unwrap_or(8),
-    };
-    for seed in seeds {
+    for seed in seeds(&[1, 2, 3, 4, 5, 6, 7, 8]) {
         println!("{}", random_script(seed));
     }
 }
