@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use serfer_engine::memberlist::{Config, Keyring, MemberState};
 use serfer_engine::net::Node;
-use serfer_engine::net::{QueryAnswer, SerfNode};
+use serfer_engine::net::{NetError, QueryAnswer, SerfNode};
 use serfer_engine::serf::{base64_encode, Event, MemberStatus, QueryParams, SerfConfig};
 use serfer_wire::serf::{LeaveIntent, SerfMessage};
 
@@ -590,7 +590,11 @@ async fn serf_node_encryption_and_key_rotation_with_go_agent() {
     let stranger = SerfNode::start(serf_config("rust-wrong", 0x5eed_0202, Some(&wrong)))
         .await
         .unwrap();
-    assert_eq!(stranger.join(vec![agent.gossip], false).await, Ok(0));
+    let refused = stranger.join(vec![agent.gossip], false).await;
+    assert!(
+        matches!(&refused, Err(NetError::NotJoined(f)) if f.len() == 1 && f[0].0 == agent.gossip),
+        "{refused:?}"
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(agent.status_of("rust-wrong"), None);
     assert!(!serf_sees(&stranger, "go-keys", MemberStatus::Alive).await);

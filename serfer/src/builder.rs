@@ -62,8 +62,10 @@ pub struct NodeBuilder {
     problems: Vec<Error>,
     engine_tweak: Option<engine::Tweak>,
     native_tweak: Option<engine::NativeTweak>,
-    /// Whether the wire was chosen (the native engine refuses serf-rs's).
+    /// Whether the wire and the engine were chosen: each engine has its own
+    /// default wire, and serf-rs's wire alone picks the engine that speaks it.
     wire_given: bool,
+    engine_given: bool,
     keyring_file: Option<PathBuf>,
     tags_file: Option<PathBuf>,
     event_scripts: Vec<EventScript>,
@@ -92,6 +94,7 @@ impl NodeBuilder {
             engine_tweak: None,
             native_tweak: None,
             wire_given: false,
+            engine_given: false,
             keyring_file: None,
             tags_file: None,
             event_scripts: Vec::new(),
@@ -237,20 +240,23 @@ impl NodeBuilder {
         self
     }
 
-    /// The gossip wire format (default [`Wire::SerfRs`]); [`Wire::HashiCorp`] to
-    /// be a peer of HashiCorp's `serf agent`. Every node of a cluster must speak
-    /// the same one.
+    /// The gossip wire format (default [`Wire::HashiCorp`], a peer of
+    /// HashiCorp's `serf agent`). Every node of a cluster must speak the same
+    /// one. [`Wire::SerfRs`] is spoken only by the serf-rs engine, so choosing
+    /// it without [`engine`](Self::engine) runs the node on serf-rs.
     pub fn wire(mut self, wire: Wire) -> Self {
         self.cfg.wire = wire;
         self.wire_given = true;
         self
     }
 
-    /// The gossip engine (default [`Engine::SerfRs`]). [`Engine::Native`]
-    /// speaks HashiCorp's wire; choosing it with [`Wire::SerfRs`] is an error
-    /// at start.
+    /// The gossip engine (default [`Engine::Native`]). The native engine
+    /// speaks HashiCorp's wire only; choosing it with [`Wire::SerfRs`] is an
+    /// error at start. [`Engine::SerfRs`] speaks its own wire unless
+    /// [`wire`](Self::wire) chooses HashiCorp's.
     pub fn engine(mut self, engine: Engine) -> Self {
         self.cfg.engine = engine;
+        self.engine_given = true;
         self
     }
 
@@ -499,15 +505,24 @@ impl NodeBuilder {
                 self.cfg.max_event_size
             )));
         }
-        if self.cfg.engine == Engine::Native {
-            if self.wire_given && self.cfg.wire == Wire::SerfRs {
-                return Err(Error::Config(
-                    "the native engine speaks HashiCorp's wire only: leave out the wire \
-                     `serf-rs`, or use the serf-rs engine"
-                        .into(),
-                ));
+        if !self.engine_given && self.wire_given && self.cfg.wire == Wire::SerfRs {
+            // Only serf-rs speaks its wire: a cluster started on it keeps working
+            // when the engine is left to its default.
+            self.cfg.engine = Engine::SerfRs;
+        }
+        match self.cfg.engine {
+            Engine::Native => {
+                if self.wire_given && self.cfg.wire == Wire::SerfRs {
+                    return Err(Error::Config(
+                        "the native engine speaks HashiCorp's wire only: leave out the wire \
+                         `serf-rs`, or use the serf-rs engine"
+                            .into(),
+                    ));
+                }
+                self.cfg.wire = Wire::HashiCorp;
             }
-            self.cfg.wire = Wire::HashiCorp;
+            Engine::SerfRs if !self.wire_given => self.cfg.wire = Wire::SerfRs,
+            Engine::SerfRs => {}
         }
         if self.cfg.event_buffer_size == 0 {
             return Err(Error::Config("event_buffer_size must be at least 1".into()));

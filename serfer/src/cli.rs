@@ -22,8 +22,8 @@
 //! | `--event-handler [FILTER=]SCRIPT` (repeatable) | `SERFER_EVENT_HANDLER` (one) | `event_handlers` | shell scripts run on events, as `serf agent`'s |
 //! | `--snapshot PATH` | `SERFER_SNAPSHOT` | `snapshot_path` | snapshot file |
 //! | `--profile lan\|wan\|local` | `SERFER_PROFILE` | `profile` | failure-detection timing |
-//! | `--wire serf-rs\|hashicorp` | `SERFER_WIRE` | `wire` | gossip wire format; `hashicorp` to join `serf agent`s |
-//! | `--engine serf-rs\|native` | `SERFER_ENGINE` | `engine` | gossip engine; `native` is Serfer's own, on HashiCorp's wire |
+//! | `--wire hashicorp\|serf-rs` | `SERFER_WIRE` | `wire` | gossip wire format (default `hashicorp`, which `serf agent`s speak; `serf-rs` runs the serf-rs engine) |
+//! | `--engine native\|serf-rs` | `SERFER_ENGINE` | `engine` | gossip engine (default `native`, Serfer's own; `serf-rs` speaks its own wire unless `--wire hashicorp`) |
 //! | `--max-event-size BYTES` | `SERFER_MAX_EVENT_SIZE` | `user_event_size_limit` | user-event size limit (default 512) |
 //! | `--query-size-limit BYTES` | `SERFER_QUERY_SIZE_LIMIT` | `query_size_limit` | largest query sent (default 1024) |
 //! | `--query-response-size-limit BYTES` | `SERFER_QUERY_RESPONSE_SIZE_LIMIT` | `query_response_size_limit` | largest query response sent (default 1024) |
@@ -110,12 +110,13 @@ pub struct Args {
     /// Failure-detection timing: lan, wan or local [default: lan].
     #[arg(long, env = "SERFER_PROFILE", value_name = "PROFILE")]
     pub profile: Option<Profile>,
-    /// Gossip wire format: serf-rs, or hashicorp to be a peer of HashiCorp's
-    /// `serf agent`. Every node of a cluster must speak the same one [default: serf-rs].
+    /// Gossip wire format: hashicorp (a peer of HashiCorp's `serf agent`), or
+    /// serf-rs (which runs the serf-rs engine). Every node of a cluster must
+    /// speak the same one [default: hashicorp; serf-rs with --engine serf-rs].
     #[arg(long, env = "SERFER_WIRE", value_name = "WIRE")]
     pub wire: Option<Wire>,
-    /// Gossip engine: serf-rs, or native (Serfer's own, which speaks
-    /// HashiCorp's wire) [default: serf-rs].
+    /// Gossip engine: native (Serfer's own, which speaks HashiCorp's wire), or
+    /// serf-rs [default: native; serf-rs with --wire serf-rs].
     #[arg(long, env = "SERFER_ENGINE", value_name = "ENGINE")]
     pub engine: Option<Engine>,
     /// The user-event size limit in bytes, name plus payload (at most 1024) [default: 512].

@@ -48,10 +48,12 @@ impl std::str::FromStr for Profile {
 
 /// The gossip wire format a node speaks.
 ///
-/// Every node of a cluster must speak the same one. serf-rs's own encoding is
-/// the default; [`Wire::HashiCorp`] makes the node a peer of HashiCorp's
-/// `serf agent` (and of the Go Serfer), so that a stock agent can join it and
-/// `serf members`, `serf event` and `serf query` work across both.
+/// Every node of a cluster must speak the same one. HashiCorp's is the
+/// default: it makes the node a peer of HashiCorp's `serf agent` (and of the
+/// Go Serfer), so that a stock agent can join it and `serf members`,
+/// `serf event` and `serf query` work across both. [`Wire::SerfRs`] is
+/// serf-rs's own encoding, spoken only by the serf-rs engine: the wire of
+/// Serfer clusters started before the native engine became the default.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), serfer::Error> {
@@ -67,11 +69,14 @@ impl std::str::FromStr for Profile {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Wire {
-    /// serf-rs's encoding (the default): Serfer and serf-rs nodes only.
-    #[default]
+    /// serf-rs's encoding: Serfer nodes on the serf-rs engine and serf-rs
+    /// nodes only. Choosing it without an engine selects [`Engine::SerfRs`],
+    /// and it is that engine's default.
     SerfRs,
     /// HashiCorp Serf's encoding (memberlist 0.2.2, Serf protocol 4/5, as
-    /// spoken by `serf agent` 0.9.4): Go agents and Serfer nodes together.
+    /// spoken by `serf agent` 0.9.4), the default: Go agents and Serfer nodes
+    /// together.
+    #[default]
     HashiCorp,
 }
 
@@ -101,15 +106,17 @@ impl std::fmt::Display for Wire {
 ///
 /// Both speak Serf: membership, failure detection, user events, queries,
 /// tags, encryption and key rotation, behind the same [`Node`](crate::Node)
-/// API and handlers. serf-rs (the `serf` crate) is the default. The native
-/// engine is Serfer's own (`serfer-engine`): Go's memberlist and Serf written
-/// from their behaviour, speaking HashiCorp's wire without translation. It
-/// implies [`Wire::HashiCorp`]; `docs/engine.md` says where it stands.
+/// API and handlers. The native engine is the default: Serfer's own
+/// (`serfer-engine`), Go's memberlist and Serf written from their behaviour,
+/// speaking HashiCorp's wire without translation. serf-rs (the `serf` crate,
+/// 0.5.2) stays selectable for clusters that still speak its wire
+/// ([`Wire::SerfRs`]); `docs/engine.md` says how the two compare.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), serfer::Error> {
+/// // A node of a cluster started before the native engine was the default.
 /// let node = serfer::Node::builder()
-///     .engine(serfer::Engine::Native)
+///     .engine(serfer::Engine::SerfRs)
 ///     .bind("127.0.0.1:7946")
 ///     .start()
 ///     .await?;
@@ -117,10 +124,11 @@ impl std::fmt::Display for Wire {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Engine {
-    /// serf-rs 0.5.2 (the default), on the wire chosen with [`Wire`].
-    #[default]
+    /// serf-rs 0.5.2, on the wire chosen with [`Wire`] (its own unless
+    /// [`Wire::HashiCorp`] is chosen).
     SerfRs,
-    /// Serfer's own engine, on HashiCorp's wire.
+    /// Serfer's own engine (the default), on HashiCorp's wire.
+    #[default]
     Native,
 }
 
@@ -177,8 +185,8 @@ impl Default for Config {
             keys: Vec::new(),
             tags: BTreeMap::new(),
             profile: Profile::Lan,
-            wire: Wire::SerfRs,
-            engine: Engine::SerfRs,
+            wire: Wire::HashiCorp,
+            engine: Engine::Native,
             snapshot: None,
             max_event_size: 512,
             event_buffer_size: 512,
@@ -211,7 +219,7 @@ mod tests {
         for engine in [Engine::SerfRs, Engine::Native] {
             assert_eq!(engine.to_string().parse::<Engine>(), Ok(engine));
         }
-        assert_eq!(Engine::default(), Engine::SerfRs);
+        assert_eq!(Engine::default(), Engine::Native);
         let err = "go".parse::<Engine>().unwrap_err();
         assert!(
             err.contains("`go`") && err.contains("serf-rs, native"),
@@ -225,7 +233,7 @@ mod tests {
             assert_eq!(wire.to_string().parse::<Wire>(), Ok(wire));
         }
         assert_eq!("HashiCorp".parse::<Wire>(), Ok(Wire::HashiCorp));
-        assert_eq!(Wire::default(), Wire::SerfRs);
+        assert_eq!(Wire::default(), Wire::HashiCorp);
         let err = "go".parse::<Wire>().unwrap_err();
         assert!(
             err.contains("`go`") && err.contains("serf-rs, hashicorp"),

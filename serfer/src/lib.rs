@@ -49,8 +49,9 @@
 //!
 //! Serf's agent RPC is served by a node with [`NodeBuilder::rpc`]; its client is
 //! the `serfer-rpc` crate, HashiCorp's gossip-wire codec the `serfer-wire` crate.
-//! The gossip engine is serf-rs (`serf` 0.5.2) by default, or Serfer's own
-//! ([`Engine::Native`], the `serfer-engine` crate), kept behind Serfer's own types.
+//! The gossip engine is Serfer's own ([`Engine::Native`], the `serfer-engine`
+//! crate) by default, or serf-rs (`serf` 0.5.2, [`Engine::SerfRs`]), kept behind
+//! Serfer's own types.
 
 #![warn(missing_docs)]
 

@@ -488,8 +488,8 @@ fn a_wrong_key_is_refused_both_ways() {
     });
 }
 
-/// A stock agent joining a node on the default (serf-rs) wire cannot, and the
-/// node says why in one line naming `--wire hashicorp`, once per host.
+/// A stock agent joining a node on serf-rs's wire cannot, and the node says
+/// why in one line naming `--wire hashicorp`, once per host.
 #[test]
 fn a_node_on_the_other_wire_says_so() {
     in_netns("a_node_on_the_other_wire_says_so", |serf| async move {
@@ -497,7 +497,7 @@ fn a_node_on_the_other_wire_says_so() {
             // The mismatch is recognised by serf-rs's transport: this test is about it.
             let mut b = Node::builder()
                 .engine(serfer::Engine::SerfRs)
-                .name("default-wire")
+                .name("serf-rs-wire")
                 .bind("127.0.0.1:0");
             if let Some(k) = key {
                 b = b.key(k);
@@ -778,7 +778,13 @@ fn a_mixed_cluster_stays_converged_for_a_minute() {
 fn the_readme_walkthrough() {
     in_netns("the_readme_walkthrough", |serf| async move {
         // terminal 1
-        let mut node = Proc::example("node", &["--node", "serfer-1", "--wire", "hashicorp"], &[]);
+        // As the README: HashiCorp's wire is the default. The serf-rs engine
+        // (`SERFER_ENGINE=serf-rs`, which the example reads) needs it named.
+        let mut args = vec!["--node", "serfer-1"];
+        if serfer::testing::engine() == serfer::Engine::SerfRs {
+            args.extend(["--wire", "hashicorp"]);
+        }
+        let mut node = Proc::example("node", &args, &[]);
         assert_eq!(node.serfer_addr(), "127.0.0.1:7946");
         // terminal 2: `serf agent -node=go-1 -bind=127.0.0.1:7947 -rpc-addr=127.0.0.1:7373
         //   -encrypt=U3VwZXJTZWN1cmVUb2tlbg== -join=127.0.0.1:7946`

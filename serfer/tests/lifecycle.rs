@@ -9,6 +9,14 @@ use serfer::testing::bounds::{DELIVERY, GOSSIP, STOP};
 use serfer::testing::{wait_until, Recorder, TestCluster};
 use serfer::{Error, Node, NodeBuilder, Profile, State, UserEvent};
 
+/// An empty directory of this test's own, for files its nodes keep.
+fn scratch_dir(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("serfer-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn builder() -> NodeBuilder {
     Node::builder()
         .engine(serfer::testing::engine())
@@ -189,12 +197,7 @@ async fn old_events_are_not_replayed_to_a_joiner_unless_asked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_snapshot_records_the_clock_a_join_moved() {
     init_logs();
-    let dir = std::env::temp_dir().join(format!(
-        "serfer-clock-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("clock");
     let path = dir.join("first.snap");
     let _ = std::fs::remove_file(&path);
     let first = builder()
@@ -297,4 +300,141 @@ async fn joining_tries_every_address_and_resolves_host_names() {
     .unwrap();
     joiner.shutdown().await.unwrap();
     seed.shutdown().await.unwrap();
+}
+
+/// A snapshot the other engine wrote, with the node that wrote it and a peer
+/// that joined it (so that it records a member and a moved clock).
+async fn snapshot_written_by(engine: serfer::Engine, path: &std::path::Path) -> Vec<u8> {
+    let _ = std::fs::remove_file(path);
+    let writer = builder()
+        .engine(engine)
+        .name("writer")
+        .snapshot(path)
+        .start()
+        .await
+        .unwrap();
+    let joiner = builder()
+        .engine(engine)
+        .name("joiner")
+        .join(writer.addr().to_string())
+        .start()
+        .await
+        .unwrap();
+    let written = wait_until(GOSSIP, "the snapshot to record something", || async {
+        std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
+    })
+    .await;
+    joiner.shutdown().await.unwrap();
+    writer.shutdown().await.unwrap();
+    written.unwrap();
+    std::fs::read(path).unwrap()
+}
+
+/// Each engine refuses the other's snapshot, naming the engine that can read
+/// it, and leaves the file as it was: read in the wrong format it would be
+/// skipped line by line and the node would start without what it recorded.
+#[tokio::test]
+async fn each_engine_refuses_the_snapshot_of_the_other() {
+    init_logs();
+    let dir = scratch_dir("foreign-snapshot");
+    let cases = [
+        (
+            serfer::Engine::SerfRs,
+            serfer::Engine::Native,
+            "--engine serf-rs",
+        ),
+        (
+            serfer::Engine::Native,
+            serfer::Engine::SerfRs,
+            "native engine",
+        ),
+    ];
+    for (writer, reader, hint) in cases {
+        let path = dir.join(format!("{writer}.snap"));
+        let before = snapshot_written_by(writer, &path).await;
+        let err = builder()
+            .engine(reader)
+            .snapshot(&path)
+            .start()
+            .await
+            .expect_err("a snapshot in the other engine's format is refused");
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains(hint) && m.contains("snapshot")),
+            "{reader} reading {writer}'s snapshot: {err}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the file is untouched"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The wire and the engine default to each other: serf-rs's wire alone picks
+/// the serf-rs engine (a cluster started before the native engine was the
+/// default keeps working by naming its wire), serf-rs alone keeps its own
+/// wire, and a default node speaks HashiCorp's, which neither of those reads.
+#[tokio::test]
+async fn serf_rs_wire_and_engine_each_pick_the_other() {
+    init_logs();
+    let by_wire = Node::builder()
+        .bind("127.0.0.1:0")
+        .profile(Profile::Local)
+        .name("by-wire")
+        .wire(serfer::Wire::SerfRs)
+        .start()
+        .await
+        .unwrap();
+    let by_engine = Node::builder()
+        .bind("127.0.0.1:0")
+        .profile(Profile::Local)
+        .name("by-engine")
+        .engine(serfer::Engine::SerfRs)
+        .join(by_wire.addr().to_string())
+        .start()
+        .await
+        .expect("serf-rs's wire on both");
+    wait_until(
+        DELIVERY,
+        "the two serf-rs nodes to see each other",
+        || async { by_wire.members().await.len() == 2 && by_engine.members().await.len() == 2 },
+    )
+    .await
+    .unwrap();
+    let default = Node::builder()
+        .bind("127.0.0.1:0")
+        .profile(Profile::Local)
+        .name("default")
+        .join(by_wire.addr().to_string())
+        .start()
+        .await;
+    let contradiction = Node::builder()
+        .bind("127.0.0.1:0")
+        .engine(serfer::Engine::Native)
+        .wire(serfer::Wire::SerfRs)
+        .start()
+        .await;
+    let serf_rs_members = by_wire.members().await.len();
+    by_engine.shutdown().await.unwrap();
+    by_wire.shutdown().await.unwrap();
+    match default {
+        // serf-rs never answers a stream in Go's framing; the joiner says
+        // what to change.
+        Err(Error::JoinFailed { attempts }) => {
+            let why = attempts[0].error.to_string();
+            assert!(why.contains("--engine serf-rs"), "{why}");
+        }
+        Err(other) => panic!("a default node joining serf-rs's wire: {other}"),
+        Ok(node) => {
+            node.shutdown().await.unwrap();
+            panic!("a default node joined a node on serf-rs's wire");
+        }
+    }
+    assert_eq!(serf_rs_members, 2, "the default node is not a member");
+    match contradiction {
+        Err(Error::Config(m)) => assert!(m.contains("HashiCorp's wire only"), "{m}"),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("the native engine started on serf-rs's wire"),
+    }
 }

@@ -46,6 +46,39 @@ pub enum NetError {
     /// `broadcast_timeout` (Go's message for a force-leave).
     #[error("timed out broadcasting node removal")]
     BroadcastTimeout,
+    /// A join reached none of its addresses (Go returns its errors from
+    /// `Join` in this case too): why, address by address.
+    #[error("no push/pull completed: {}", describe_failures(.0))]
+    NotJoined(Vec<(SocketAddr, JoinFailure)>),
+}
+
+/// Why a join's push/pull with one address did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinFailure {
+    /// The peer took the stream and closed it without a word: what a node
+    /// does with a push/pull it cannot read (another wire, or another key).
+    #[error("the peer closed without answering")]
+    Unanswered,
+    /// The exchange took longer than `tcp_timeout` (in Go's words). With
+    /// `connected`, the peer took the stream and kept it without answering,
+    /// as a node on another wire may while it waits for more of its framing.
+    #[error("i/o timeout")]
+    Timeout {
+        /// Whether the connection was made and the push/pull written.
+        connected: bool,
+    },
+    /// Connecting, writing or reading failed.
+    #[error("{0}")]
+    Io(String),
+    /// The peer answered, and its answer was refused (the log says why:
+    /// an error from the peer, another key, incompatible versions).
+    #[error("its answer was refused (logged at debug)")]
+    Refused,
+}
+
+fn describe_failures(failures: &[(SocketAddr, JoinFailure)]) -> String {
+    let parts: Vec<String> = failures.iter().map(|(a, f)| format!("{a}: {f}")).collect();
+    parts.join("; ")
 }
 
 /// Largest datagram accepted.
@@ -102,11 +135,11 @@ enum Io {
         bytes: Vec<u8>,
         reply: oneshot::Sender<StreamOutcome>,
     },
-    /// The answer to a stream this node opened; `None` when the exchange failed.
+    /// The answer to a stream this node opened, or why there is none.
     Reply {
         to: SocketAddr,
         kind: Exchange,
-        bytes: Option<Vec<u8>>,
+        bytes: Result<Vec<u8>, JoinFailure>,
     },
 }
 
@@ -421,7 +454,14 @@ fn enlarge_receive_buffer(udp: &UdpSocket) {
 
 /// Join requests in flight: exchanges left, exchanges that succeeded, and
 /// who waits for the count.
-type JoinWait = (usize, usize, oneshot::Sender<Result<usize, NetError>>);
+/// A join under way: push/pulls not yet answered, those that completed, and
+/// why the others did not.
+struct JoinWait {
+    left: usize,
+    succeeded: usize,
+    failures: Vec<(SocketAddr, JoinFailure)>,
+    done: oneshot::Sender<Result<usize, NetError>>,
+}
 
 struct Driver<C: DriverCore> {
     core: C,
@@ -498,32 +538,43 @@ impl<C: DriverCore> Driver<C> {
                 let _ = reply.send(outcome);
             }
             Io::Reply { to, kind, bytes } => {
-                let ok = match (kind, bytes) {
-                    (Exchange::PushPull { join }, Some(bytes)) => {
-                        self.core
-                            .handle_push_pull_reply(now, to, &bytes, join.is_some())
-                    }
-                    (Exchange::Ping, Some(bytes)) => {
-                        self.core.handle_stream_ping_reply(now, to, &bytes)
-                    }
-                    (_, None) => false,
+                let outcome = match (kind, bytes) {
+                    (Exchange::PushPull { join }, Ok(bytes)) => self
+                        .core
+                        .handle_push_pull_reply(now, to, &bytes, join.is_some())
+                        .then_some(())
+                        .ok_or(JoinFailure::Refused),
+                    (Exchange::Ping, Ok(bytes)) => self
+                        .core
+                        .handle_stream_ping_reply(now, to, &bytes)
+                        .then_some(())
+                        .ok_or(JoinFailure::Refused),
+                    (_, Err(e)) => Err(e),
                 };
                 if let Exchange::PushPull { join: Some(id) } = kind {
-                    self.join_done(id, ok);
+                    self.join_done(id, to, outcome);
                 }
             }
         }
     }
 
-    fn join_done(&mut self, id: u64, ok: bool) {
-        let Some(entry) = self.joins.get_mut(&id) else {
+    fn join_done(&mut self, id: u64, to: SocketAddr, outcome: Result<(), JoinFailure>) {
+        let Some(wait) = self.joins.get_mut(&id) else {
             return;
         };
-        entry.0 = entry.0.saturating_sub(1);
-        entry.1 += usize::from(ok);
-        if entry.0 == 0 {
-            if let Some((_, succeeded, tx)) = self.joins.remove(&id) {
-                let _ = tx.send(Ok(succeeded));
+        wait.left = wait.left.saturating_sub(1);
+        match outcome {
+            Ok(()) => wait.succeeded += 1,
+            Err(why) => wait.failures.push((to, why)),
+        }
+        if wait.left == 0 {
+            if let Some(wait) = self.joins.remove(&id) {
+                let result = if wait.succeeded == 0 && !wait.failures.is_empty() {
+                    Err(NetError::NotJoined(wait.failures))
+                } else {
+                    Ok(wait.succeeded)
+                };
+                let _ = wait.done.send(result);
             }
         }
     }
@@ -542,7 +593,15 @@ impl<C: DriverCore> Driver<C> {
                 }
                 let id = self.next_join;
                 self.next_join += 1;
-                self.joins.insert(id, (addrs, 0, done));
+                self.joins.insert(
+                    id,
+                    JoinWait {
+                        left: addrs,
+                        succeeded: 0,
+                        failures: Vec::new(),
+                        done,
+                    },
+                );
                 self.flush(Some(id)).await;
             }
             Command::Leave(start, tx) => {
@@ -615,9 +674,11 @@ async fn exchange(
     deadline: TokioInstant,
     io_tx: mpsc::UnboundedSender<Io>,
 ) {
+    let connected = std::sync::atomic::AtomicBool::new(false);
     let work = async {
         let mut stream = TcpStream::connect(to).await?;
         stream.write_all(&bytes).await?;
+        connected.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut reply = Vec::new();
         (&mut stream)
             .take(MAX_STREAM as u64)
@@ -627,33 +688,31 @@ async fn exchange(
     };
     let outcome = match time::timeout_at(deadline, work).await {
         Ok(Ok(reply)) if !reply.is_empty() => Ok(reply),
-        Ok(Ok(_)) => Err("the peer closed without answering".to_owned()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("i/o timeout".to_owned()),
+        Ok(Ok(_)) => Err(JoinFailure::Unanswered),
+        Ok(Err(e)) => Err(JoinFailure::Io(e.to_string())),
+        Err(_) => Err(JoinFailure::Timeout {
+            connected: connected.load(std::sync::atomic::Ordering::Relaxed),
+        }),
     };
-    let reply = match outcome {
-        Ok(reply) => Some(reply),
-        Err(e) => {
-            match kind {
-                // Go logs a failed join at debug: the caller of join gets
-                // the error itself.
-                Exchange::PushPull { join: Some(_) } => {
-                    tracing::debug!("Failed to join {to}: {e}")
-                }
-                Exchange::PushPull { join: None } => {
-                    tracing::error!("Push/Pull with {to} failed: {e}")
-                }
-                // A failed TCP ping is a probe's fallback failing; the probe's
-                // verdict is logged by the core.
-                Exchange::Ping => tracing::debug!("TCP ping to {to} failed: {e}"),
+    if let Err(e) = &outcome {
+        match kind {
+            // Go logs a failed join at debug: the caller of join gets
+            // the error itself.
+            Exchange::PushPull { join: Some(_) } => {
+                tracing::debug!("Failed to join {to}: {e}")
             }
-            None
+            Exchange::PushPull { join: None } => {
+                tracing::error!("Push/Pull with {to} failed: {e}")
+            }
+            // A failed TCP ping is a probe's fallback failing; the probe's
+            // verdict is logged by the core.
+            Exchange::Ping => tracing::debug!("TCP ping to {to} failed: {e}"),
         }
-    };
+    }
     let _ = io_tx.send(Io::Reply {
         to,
         kind,
-        bytes: reply,
+        bytes: outcome,
     });
 }
 

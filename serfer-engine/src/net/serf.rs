@@ -321,7 +321,8 @@ impl SerfNode {
     }
 
     /// Joins through `addrs`; returns how many push/pull exchanges
-    /// succeeded. With `ignore_old`, earlier user events are not replayed.
+    /// succeeded, or [`NetError::NotJoined`] with each address's failure when
+    /// none did. With `ignore_old`, earlier user events are not replayed.
     pub async fn join(&self, addrs: Vec<SocketAddr>, ignore_old: bool) -> Result<usize, NetError> {
         let n = addrs.len();
         self.handle

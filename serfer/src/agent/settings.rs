@@ -30,7 +30,9 @@ pub(crate) struct Settings {
     snapshot: Option<PathBuf>,
     profile: Profile,
     wire: Option<Wire>,
-    engine: Engine,
+    /// Left out when not given: the builder then picks the engine that
+    /// speaks the wire.
+    engine: Option<Engine>,
     max_event_size: usize,
     query_size_limit: Option<usize>,
     query_response_size_limit: Option<usize>,
@@ -107,7 +109,7 @@ impl Settings {
             snapshot: l.snapshot,
             profile: l.profile.unwrap_or_default(),
             wire: l.wire,
-            engine: l.engine.unwrap_or_default(),
+            engine: l.engine,
             max_event_size: l.max_event_size.unwrap_or(512),
             query_size_limit: l.query_size_limit,
             query_response_size_limit: l.query_response_size_limit,
@@ -134,8 +136,10 @@ impl Settings {
         b = b
             .bind(self.bind.clone())
             .profile(self.profile)
-            .engine(self.engine)
             .max_event_size(self.max_event_size);
+        if let Some(e) = self.engine {
+            b = b.engine(e);
+        }
         if let Some(w) = self.wire {
             b = b.wire(w);
         }

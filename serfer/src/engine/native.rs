@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use serfer_engine::memberlist::{Config as MemberlistConfig, Keyring};
-use serfer_engine::net::{NetError, SerfNode};
+use serfer_engine::net::{JoinFailure, NetError, SerfNode};
 use serfer_engine::serf::{self as core, QueryId, RestoredClocks, SerfConfig, SerfError};
 
 use super::{Answers, EngineEvent, QueryParams, QueryRefused, ReceivedQuery, RespondError};
@@ -94,6 +94,34 @@ fn stopped(e: NetError, context: &'static str) -> Error {
         NetError::Stopped => Error::Stopped("the engine has stopped".into()),
         e => Error::engine(context, e),
     }
+}
+
+/// Why a join failed, with what to change when the peer took the push/pull
+/// and never answered, which is what a node does with one it cannot read
+/// (serf-rs waits for more of its own framing until the exchange times out).
+fn not_joined(failures: &[(SocketAddr, JoinFailure)]) -> String {
+    // Serfer joins one address at a time, and names it already.
+    let reasons: Vec<String> = match failures {
+        [(_, why)] => vec![why.to_string()],
+        _ => failures
+            .iter()
+            .map(|(a, why)| format!("{a}: {why}"))
+            .collect(),
+    };
+    let mut text = format!("no push/pull completed: {}", reasons.join("; "));
+    if failures.iter().any(|(_, f)| {
+        matches!(
+            f,
+            JoinFailure::Unanswered | JoinFailure::Timeout { connected: true }
+        )
+    }) {
+        text.push_str(
+            " (every node of a cluster must speak one wire and hold one key; \
+             Serfer nodes started before the native engine was the default speak \
+             serf-rs's wire: join them with `--engine serf-rs`)",
+        );
+    }
+    text
 }
 
 /// Memberlist settings from Serfer's: the profile's timings, the name, the
@@ -505,6 +533,10 @@ impl Native {
                 ),
             )),
             Ok(_) => Ok(()),
+            Err(NetError::NotJoined(failures)) => Err(Error::engine(
+                "joining",
+                std::io::Error::new(std::io::ErrorKind::ConnectionRefused, not_joined(&failures)),
+            )),
             Err(e) => Err(stopped(e, "joining")),
         }
     }

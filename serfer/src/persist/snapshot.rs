@@ -11,10 +11,11 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use super::FileError;
+use crate::config::Engine;
 
 const WHAT: &str = "snapshot";
 
@@ -23,6 +24,45 @@ const BYTES_PER_NODE: u64 = 128;
 const COMPACTION_THRESHOLD: u64 = 2;
 /// Go's `snapshotSizeLimit`, the least size that triggers a compaction.
 const MIN_COMPACT_SIZE: u64 = 128 * 1024;
+
+/// Which engine wrote a snapshot, from its first byte; `None` when it is
+/// empty. serf-rs's records start with a tag byte from 0 to 7, and every line
+/// of Go's format with a letter or `#`, so neither can be taken for the other:
+/// a snapshot read in the wrong format would be skipped line by line, and the
+/// node would start without the members and clocks it recorded.
+fn written_by(bytes: &[u8]) -> Option<Engine> {
+    match bytes.first()? {
+        0..=7 => Some(Engine::SerfRs),
+        _ => Some(Engine::Native),
+    }
+}
+
+/// Refuses, before serf-rs opens it, a snapshot the native engine wrote.
+pub(crate) fn check_serf_rs_can_read(path: &Path) -> Result<(), FileError> {
+    let mut first = [0u8; 1];
+    let n = match File::open(path).and_then(|mut f| f.read(&mut first)) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(FileError::Read {
+                what: WHAT,
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
+    if written_by(&first[..n]) == Some(Engine::Native) {
+        return Err(FileError::Invalid {
+            what: WHAT,
+            path: path.to_owned(),
+            reason: "it was written by the native engine (in Go Serf's format), which the \
+                     serf-rs engine cannot read: start this node on the native engine, the \
+                     default, or move the file away to start it afresh on serf-rs"
+                .into(),
+        });
+    }
+    Ok(())
+}
 
 /// What a snapshot recorded before the node stopped.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -93,11 +133,23 @@ impl Snapshot {
             path: path.to_owned(),
             source,
         };
-        let text = match std::fs::read(path) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(read_err(e)),
         };
+        if written_by(&bytes) == Some(Engine::SerfRs) {
+            return Err(FileError::Invalid {
+                what: WHAT,
+                path: path.to_owned(),
+                reason: "it was written by the serf-rs engine, whose binary format the native \
+                         engine cannot read: start this node with `--engine serf-rs` \
+                         (`NodeBuilder::engine(Engine::SerfRs)`) as before, or move the file \
+                         away to start the node afresh on the native engine"
+                    .into(),
+            });
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -42,7 +42,7 @@ use tokio::sync::{mpsc, Mutex};
 use crate::{Engine, Error, MemberStatus, Node, NodeBuilder, Profile};
 
 /// The engine the tests run on: `SERFER_ENGINE` (`serf-rs` or `native`),
-/// serf-rs when it is unset. Node processes a test starts read the same
+/// the default engine (native) when it is unset. Node processes a test starts read the same
 /// variable (it is `--engine`'s), so one variable moves the whole suite.
 ///
 /// # Panics
@@ -52,7 +52,7 @@ use crate::{Engine, Error, MemberStatus, Node, NodeBuilder, Profile};
 pub fn engine() -> Engine {
     match std::env::var("SERFER_ENGINE") {
         Ok(v) if !v.is_empty() => v.parse().unwrap_or_else(|e| panic!("SERFER_ENGINE: {e}")),
-        _ => Engine::SerfRs,
+        _ => Engine::default(),
     }
 }
 

@@ -72,6 +72,10 @@ const DEAD_MEMBER_KEPT: Duration = Duration::from_secs(24 * 3600);
 /// Always a new `Options` value: serf-rs clones share one tag cell, so two nodes
 /// built from clones of one value would publish each other's tags.
 pub(crate) fn options(cfg: &Config, tweak: Option<&Tweak>) -> Result<EngineOptions, Error> {
+    if let Some(path) = &cfg.snapshot {
+        crate::persist::snapshot::check_serf_rs_can_read(path)
+            .map_err(|e| Error::Config(e.to_string()))?;
+    }
     let ml = match cfg.profile {
         // serf-rs's `lan()` probes every 500 ms with a 1 s timeout; Go's LAN preset
         // (which HashiCorp's agent uses) probes every 1 s with a 500 ms timeout.

@@ -1,7 +1,7 @@
-//! The transport every Serfer node runs on ([`NodeTransport`]), which lets
-//! serf-rs speak HashiCorp Serf's Go wire when asked.
+//! The transport every node on the serf-rs engine runs on ([`NodeTransport`]),
+//! which lets serf-rs speak HashiCorp Serf's Go wire when asked.
 //!
-//! On serf-rs's own wire (the default) it passes bytes through to
+//! On serf-rs's own wire (that engine's default) it passes bytes through to
 //! memberlist-net's `NetTransport`. On the HashiCorp wire it translates:
 //! serf-rs frames and encodes every message above the transport, so the
 //! transport sees serf-rs bytes going out and must hand serf-rs bytes back.

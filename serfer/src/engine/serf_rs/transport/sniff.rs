@@ -44,7 +44,8 @@ impl Reported {
         {
             tracing::warn!(
                 %peer,
-                "{peer} speaks HashiCorp's gossip wire (a `serf agent`?) and this node speaks serf-rs's: \
+                "{peer} speaks HashiCorp's gossip wire (a `serf agent`, or a Serfer node on the native \
+                 engine, the default?) and this node speaks serf-rs's: \
                  start this node with `--wire hashicorp` (`NodeBuilder::wire(Wire::HashiCorp)`) to join it"
             );
         }
