@@ -46,8 +46,8 @@ enum Command {
         /// The `serf` binary.
         #[arg(long, default_value = "/usr/bin/serf")]
         serf: String,
-        /// Serfer's engine: serf-rs or native.
-        #[arg(long, default_value = "serf-rs")]
+        /// Serfer's engine: native (Serfer's default) or serf-rs.
+        #[arg(long, default_value = "native")]
         engine: serfer::Engine,
     },
     /// Memory of real node processes across a long stream of user events.
@@ -61,7 +61,7 @@ enum Command {
         /// Sample every node's RSS every this many events.
         #[arg(long, default_value_t = 10_000)]
         every: usize,
-        /// Serfer's engine: serf-rs or native.
+        /// Serfer's engine: native (Serfer's default) or serf-rs.
         #[arg(long, default_value = "native")]
         engine: serfer::Engine,
     },
@@ -111,9 +111,9 @@ pub struct RunArgs {
     /// The `serf` binary.
     #[arg(long, default_value = "/usr/bin/serf")]
     pub serf: String,
-    /// Serfer's engines, each measured in the same run: serf-rs, native, or
-    /// both (`native,serf-rs`).
-    #[arg(long = "engine", value_delimiter = ',', default_value = "serf-rs")]
+    /// Serfer's engines, each measured in the same run: native (Serfer's
+    /// default), serf-rs, or both (`native,serf-rs`).
+    #[arg(long = "engine", value_delimiter = ',', default_value = "native")]
     pub engines: Vec<serfer::Engine>,
 }
 

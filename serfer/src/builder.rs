@@ -339,6 +339,7 @@ impl NodeBuilder {
     /// Escape hatch: adjust the serf-rs options Serfer built, just before start.
     /// What you change here is outside Serfer's guarantees, and the type is
     /// serf-rs's own, so this exists only with the feature `unstable-engine`.
+    /// Only for [`Engine::SerfRs`]: on the native engine, start refuses it.
     #[cfg(feature = "unstable-engine")]
     pub fn engine_options(
         mut self,
@@ -351,7 +352,7 @@ impl NodeBuilder {
     /// Escape hatch for the native engine ([`Engine::Native`]): adjust the
     /// Serf and memberlist settings Serfer built, just before start. Outside
     /// Serfer's guarantees, like [`engine_options`](Self::engine_options), and
-    /// only with the feature `unstable-engine`.
+    /// only with the feature `unstable-engine`. On serf-rs, start refuses it.
     #[cfg(feature = "unstable-engine")]
     pub fn native_options(
         mut self,
@@ -523,6 +524,27 @@ impl NodeBuilder {
             }
             Engine::SerfRs if !self.wire_given => self.cfg.wire = Wire::SerfRs,
             Engine::SerfRs => {}
+        }
+        // An escape hatch for the engine not running would be dropped unseen:
+        // options written when serf-rs was the default would stop applying.
+        match self.cfg.engine {
+            Engine::Native if self.engine_tweak.is_some() => {
+                return Err(Error::Config(
+                    "engine_options adjusts serf-rs's options, and this node runs on the native \
+                     engine (the default): choose `.engine(Engine::SerfRs)`, or use \
+                     native_options"
+                        .into(),
+                ))
+            }
+            Engine::SerfRs if self.native_tweak.is_some() => {
+                return Err(Error::Config(
+                    "native_options adjusts the native engine's options, and this node runs on \
+                     serf-rs: leave out `.engine(Engine::SerfRs)` and the wire `serf-rs`, or use \
+                     engine_options"
+                        .into(),
+                ))
+            }
+            _ => {}
         }
         if self.cfg.event_buffer_size == 0 {
             return Err(Error::Config("event_buffer_size must be at least 1".into()));

@@ -438,3 +438,31 @@ async fn serf_rs_wire_and_engine_each_pick_the_other() {
         Ok(_) => panic!("the native engine started on serf-rs's wire"),
     }
 }
+
+/// An escape hatch for the engine a node does not run on is refused at start
+/// rather than dropped: options written when serf-rs was the default would
+/// otherwise stop applying without a word.
+#[tokio::test]
+async fn options_for_the_engine_not_running_are_refused() {
+    let on_default = Node::builder()
+        .bind("127.0.0.1:0")
+        .engine_options(|o| o)
+        .start()
+        .await;
+    match on_default {
+        Err(Error::Config(m)) => assert!(m.contains(".engine(Engine::SerfRs)"), "{m}"),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("serf-rs's options were taken by a native node"),
+    }
+    let on_serf_rs = Node::builder()
+        .bind("127.0.0.1:0")
+        .engine(serfer::Engine::SerfRs)
+        .native_options(|o| o)
+        .start()
+        .await;
+    match on_serf_rs {
+        Err(Error::Config(m)) => assert!(m.contains("engine_options"), "{m}"),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("the native engine's options were taken by a serf-rs node"),
+    }
+}

@@ -625,11 +625,14 @@ mod tests {
         assert_eq!(cfg.profile, Profile::Lan);
         assert_eq!(cfg.max_event_size, 512, "Serf's default");
         assert!(cfg.keys.is_empty() && cfg.join.is_empty());
-        // With keys, encryption is really on: all four serf-rs settings.
+        // With keys on serf-rs's own wire (what this engine speaks unless told
+        // otherwise), encryption is really on: all four serf-rs settings.
         let key = crate::keys::Key::parse("QUJDREVGR0hJSktMTU5PUA==").unwrap();
         let opts = options(
             &Config {
                 keys: vec![key],
+                engine: crate::config::Engine::SerfRs,
+                wire: Wire::SerfRs,
                 ..Config::default()
             },
             None,
