@@ -37,7 +37,7 @@ use crate::bursts::Targets;
 #[derive(clap::Args, Clone, Debug)]
 pub struct SimArgs {
     /// Cluster sizes. The simulator keeps every node's full view, so memory grows
-    /// with N²: about 1.3 KB per (node, member) pair, 5 GB at 2,000 nodes.
+    /// with N²: about 1.2 KB per (node, member) pair, 4.6 GB at 2,000 nodes.
     #[arg(long, value_delimiter = ',', default_value = "1000,2000")]
     pub sizes: Vec<usize>,
     /// Seed of the first run (run k uses seed + k).
@@ -152,9 +152,9 @@ fn since(t: Instant, earlier: Instant) -> Duration {
     t.saturating_since(earlier)
 }
 
-/// Measured peak per (node, member) pair: 1.35 GB at N = 1,000, 5.1 GB at
-/// 2,000 (every node holds a full view; see BENCHMARKS.md).
-const BYTES_PER_PAIR: f64 = 1300.0;
+/// Measured peak per (node, member) pair: 1.16 GB at N = 1,000 (every node
+/// holds a full view; see BENCHMARKS.md), rounded up for the estimate.
+const BYTES_PER_PAIR: f64 = 1200.0;
 
 /// `MemAvailable` of /proc/meminfo, in bytes.
 fn mem_available() -> Option<f64> {

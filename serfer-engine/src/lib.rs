@@ -29,3 +29,35 @@ pub mod sim;
 mod time;
 
 pub use time::Instant;
+
+/// Gives back most of an emptied queue's memory once it has grown large.
+///
+/// A push/pull merge of a large cluster queues one output per member, and a
+/// queue keeps its largest capacity: in every node, for good, that is memory
+/// in proportion to the cluster's size, spent once and never used again. Room
+/// for 64 stays, so the handful of outputs of an ordinary input never
+/// reallocates.
+pub(crate) fn release_idle_capacity<T>(queue: &mut std::collections::VecDeque<T>) {
+    const KEEP: usize = 64;
+    if queue.is_empty() && queue.capacity() > KEEP {
+        queue.shrink_to(KEEP);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    #[test]
+    fn an_emptied_queue_gives_back_what_a_burst_took_and_keeps_a_little() {
+        let mut q: VecDeque<u64> = (0..10_000).collect();
+        super::release_idle_capacity(&mut q);
+        assert!(q.capacity() >= 10_000, "a queue in use keeps its memory");
+        q.clear();
+        super::release_idle_capacity(&mut q);
+        assert_eq!(q.capacity(), 64, "{}", q.capacity());
+        let mut small: VecDeque<u64> = VecDeque::with_capacity(50);
+        super::release_idle_capacity(&mut small);
+        assert_eq!(small.capacity(), 50, "small queues are left as they are");
+    }
+}

@@ -221,6 +221,7 @@ impl BroadcastQueue {
             }
             self.items.insert(key, item);
         }
+        self.release_idle_capacity();
         out
     }
 
@@ -233,6 +234,25 @@ impl BroadcastQueue {
             self.release(item.name.as_ref());
             self.finished.extend(item.notify);
         }
+        self.release_idle_capacity();
+    }
+
+    /// Once the queue is empty, gives back the memory of its name index if it
+    /// has grown large. A joining node queues an `alive` for every member, so
+    /// the index reaches the cluster's size once and would keep that memory
+    /// in every node for good. Only when empty: `take` holds slot numbers of
+    /// messages it has taken out while it runs.
+    fn release_idle_capacity(&mut self) {
+        const KEEP: usize = 64;
+        if !self.items.is_empty() || self.slots.capacity() <= KEEP {
+            return;
+        }
+        self.names.clear();
+        self.names.shrink_to(KEEP);
+        self.slots.clear();
+        self.slots.shrink_to(KEEP);
+        self.free_slots.clear();
+        self.free_slots.shrink_to(KEEP);
     }
 
     /// Notifications of messages that left the queue since the last call.
@@ -317,6 +337,39 @@ mod tests {
         q.push(None, vec![2; 10], None);
         q.take(2, 1000, usize::MAX, 4, 3, 127);
         assert_eq!(q.take(2, 1000, usize::MAX, 4, 1, 127)[0].1, 1);
+        assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn an_emptied_queue_gives_back_its_name_index_and_still_replaces_by_name() {
+        let mut q = BroadcastQueue::default();
+        // A joiner's queue: one `alive` per member, sent to the limit while a
+        // few more arrive between packets.
+        for i in 0..1_000 {
+            q.push(Some(format!("node-{i}")), vec![1; 8], None);
+        }
+        let mut rounds = 0;
+        while q.len() > 0 {
+            // Every take sees slots of messages it took out: not yet freed.
+            let got = q.take(2, 400, usize::MAX, 3, 1, 40);
+            assert!(!got.is_empty(), "a non-empty queue gave nothing");
+            rounds += 1;
+            assert!(rounds < 1_000, "the queue did not drain");
+        }
+        assert!(q.slots.capacity() <= 64 && q.free_slots.capacity() <= 64);
+        assert!(q.names.is_empty() && q.names.capacity() < 1_000);
+        // Names still index the right messages after the reset.
+        q.push(Some("a".into()), vec![1], Some(Notify::Leave));
+        q.push(Some("b".into()), vec![2], None);
+        q.push(Some("a".into()), vec![3], None);
+        assert_eq!(q.drain_finished(), vec![Notify::Leave]);
+        let mut got: Vec<Vec<u8>> = q
+            .take(0, 100, usize::MAX, 1, 1, 127)
+            .iter()
+            .map(|(m, _)| m.to_vec())
+            .collect();
+        got.sort();
+        assert_eq!(got, vec![vec![2], vec![3]]);
         assert_eq!(q.len(), 0);
     }
 }

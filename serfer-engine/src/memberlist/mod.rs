@@ -373,7 +373,11 @@ impl Memberlist {
 
     /// The next output, if any. Call until `None` after every input.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        let next = self.outputs.pop_front();
+        if next.is_none() {
+            crate::release_idle_capacity(&mut self.outputs);
+        }
+        next
     }
 
     /// The earliest time [`Memberlist::tick`] has work to do.

@@ -530,7 +530,11 @@ impl Serf {
 
     /// The next output, if any. Call until `None` after every input.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        let next = self.outputs.pop_front();
+        if next.is_none() {
+            crate::release_idle_capacity(&mut self.outputs);
+        }
+        next
     }
 
     /// A received datagram.
