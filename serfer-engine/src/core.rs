@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use crate::memberlist::{Memberlist, NodeEvent, Output, StreamOutcome};
+use crate::memberlist::{Memberlist, NodeEvent, Output, StreamError, StreamOutcome};
 use crate::serf::{self, Serf};
 use crate::Instant;
 
@@ -61,23 +61,40 @@ pub trait Core {
     fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]);
     /// A received stream.
     fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> StreamOutcome;
-    /// The answer to a push/pull this core asked for (`join` as it asked);
-    /// true if it completed.
+    /// The answer to a push/pull this core asked for (`join` as it asked):
+    /// `Ok(())` if it completed, else why not, in Go's words.
     fn handle_push_pull_reply(
         &mut self,
         now: Instant,
         from: SocketAddr,
         bytes: &[u8],
         join: bool,
-    ) -> bool;
-    /// The answer to a TCP ping this core asked for; true if it completed.
-    fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool;
+    ) -> Result<(), StreamError>;
+    /// The answer to a TCP ping this core asked for, as
+    /// [`Core::handle_push_pull_reply`].
+    fn handle_stream_ping_reply(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<(), StreamError>;
     /// Timers.
     fn tick(&mut self, now: Instant);
     /// When to tick next.
     fn poll_timeout(&self) -> Option<Instant>;
     /// The next output.
     fn poll_output(&mut self) -> Option<CoreOutput<Self::Event>>;
+}
+
+/// An answer is read whole before the core sees it, so one the core finds
+/// unfinished ended early.
+fn whole_answer(outcome: Result<StreamOutcome, StreamError>) -> Result<(), StreamError> {
+    match outcome? {
+        StreamOutcome::Done => Ok(()),
+        StreamOutcome::NeedMore => Err(StreamError::Unexpected("the answer ended early")),
+        // Answers are never answered.
+        StreamOutcome::Reply(_) => Err(StreamError::Unexpected("an answer asking for a reply")),
+    }
 }
 
 impl Core for Memberlist {
@@ -94,17 +111,18 @@ impl Core for Memberlist {
         from: SocketAddr,
         bytes: &[u8],
         join: bool,
-    ) -> bool {
-        matches!(
-            Memberlist::handle_push_pull_reply(self, now, from, bytes, join),
-            Ok(StreamOutcome::Done)
-        )
+    ) -> Result<(), StreamError> {
+        whole_answer(Memberlist::handle_push_pull_reply(
+            self, now, from, bytes, join,
+        ))
     }
-    fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
-        matches!(
-            Memberlist::handle_stream_ping_reply(self, now, from, bytes),
-            Ok(StreamOutcome::Done)
-        )
+    fn handle_stream_ping_reply(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<(), StreamError> {
+        whole_answer(Memberlist::handle_stream_ping_reply(self, now, from, bytes))
     }
     fn tick(&mut self, now: Instant) {
         Memberlist::tick(self, now)
@@ -147,17 +165,16 @@ impl Core for Serf {
         from: SocketAddr,
         bytes: &[u8],
         join: bool,
-    ) -> bool {
-        matches!(
-            Serf::handle_push_pull_reply(self, now, from, bytes, join),
-            Ok(StreamOutcome::Done)
-        )
+    ) -> Result<(), StreamError> {
+        whole_answer(Serf::handle_push_pull_reply(self, now, from, bytes, join))
     }
-    fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
-        matches!(
-            Serf::handle_stream_ping_reply(self, now, from, bytes),
-            Ok(StreamOutcome::Done)
-        )
+    fn handle_stream_ping_reply(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<(), StreamError> {
+        whole_answer(Serf::handle_stream_ping_reply(self, now, from, bytes))
     }
     fn tick(&mut self, now: Instant) {
         Serf::tick(self, now)

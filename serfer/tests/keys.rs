@@ -79,6 +79,33 @@ async fn wrong_key_missing_key_and_unexpected_key_are_refused() {
         matches!(enc, Err(Error::JoinFailed { .. })),
         "key into plaintext: {enc:?}"
     );
+    // And says why, in Go's words, on the native engine (serf-rs's words
+    // are its own): the refusing node answers with the error, as Go's does.
+    if serfer::testing::engine() == serfer::Engine::Native {
+        for (case, refused, words) in [
+            (
+                "wrong key",
+                &wrong,
+                "No installed keys could decrypt the message",
+            ),
+            (
+                "no key",
+                &plain,
+                "Remote state is encrypted and encryption is not configured",
+            ),
+            (
+                "key into plaintext",
+                &enc,
+                "Encryption is configured but remote state is not encrypted",
+            ),
+        ] {
+            let text = refused.as_ref().err().map(ToString::to_string);
+            assert!(
+                text.as_deref().is_some_and(|t| t.contains(words)),
+                "{case}: {text:?}"
+            );
+        }
+    }
 
     assert_eq!(
         a.members().await.len(),

@@ -70,10 +70,11 @@ pub enum JoinFailure {
     /// Connecting, writing or reading failed.
     #[error("{0}")]
     Io(String),
-    /// The peer answered, and its answer was refused (the log says why:
-    /// an error from the peer, another key, incompatible versions).
-    #[error("its answer was refused (logged at debug)")]
-    Refused,
+    /// The peer answered, and the answer was an error or was refused, in
+    /// Go's words: an error from the peer (`remote error: …`), another key
+    /// (`No installed keys could decrypt the message`), incompatible versions.
+    #[error("{0}")]
+    Refused(String),
 }
 
 fn describe_failures(failures: &[(SocketAddr, JoinFailure)]) -> String {
@@ -542,13 +543,11 @@ impl<C: DriverCore> Driver<C> {
                     (Exchange::PushPull { join }, Ok(bytes)) => self
                         .core
                         .handle_push_pull_reply(now, to, &bytes, join.is_some())
-                        .then_some(())
-                        .ok_or(JoinFailure::Refused),
+                        .map_err(|e| JoinFailure::Refused(e.to_string())),
                     (Exchange::Ping, Ok(bytes)) => self
                         .core
                         .handle_stream_ping_reply(now, to, &bytes)
-                        .then_some(())
-                        .ok_or(JoinFailure::Refused),
+                        .map_err(|e| JoinFailure::Refused(e.to_string())),
                     (_, Err(e)) => Err(e),
                 };
                 if let Exchange::PushPull { join: Some(id) } = kind {

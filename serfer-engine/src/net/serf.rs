@@ -18,7 +18,7 @@ use tokio::time;
 
 use super::{DriverCore, Handle, NetError, Running};
 use crate::core::{Core, CoreOutput};
-use crate::memberlist::StreamOutcome;
+use crate::memberlist::{StreamError, StreamOutcome};
 use crate::serf::{
     Coordinate, Event, KeyOp, KeyReport, Member, MemberStatus, QueryId, QueryParams, Serf,
     SerfConfig, SerfError, SerfInfo, SerfState,
@@ -130,10 +130,15 @@ impl Core for SerfCore {
         from: SocketAddr,
         bytes: &[u8],
         join: bool,
-    ) -> bool {
+    ) -> Result<(), StreamError> {
         Core::handle_push_pull_reply(&mut self.serf, now, from, bytes, join)
     }
-    fn handle_stream_ping_reply(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> bool {
+    fn handle_stream_ping_reply(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<(), StreamError> {
         Core::handle_stream_ping_reply(&mut self.serf, now, from, bytes)
     }
     fn tick(&mut self, now: Instant) {

@@ -567,7 +567,7 @@ impl<C: SimCore> Sim<C> {
                     }
                     StreamKind::Ping => core.handle_stream_ping_reply(now, from_addr, &bytes),
                 };
-                if done {
+                if done.is_ok() {
                     self.stats.streams_completed += 1;
                 } else {
                     self.stats.streams_failed += 1;
