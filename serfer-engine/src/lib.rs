@@ -38,11 +38,13 @@ pub use time::Instant;
 /// for 64 stays, so the handful of outputs of an ordinary input never
 /// reallocates.
 pub(crate) fn release_idle_capacity<T>(queue: &mut std::collections::VecDeque<T>) {
-    const KEEP: usize = 64;
-    if queue.is_empty() && queue.capacity() > KEEP {
-        queue.shrink_to(KEEP);
+    if queue.is_empty() && queue.capacity() > IDLE_ROOM {
+        queue.shrink_to(IDLE_ROOM);
     }
 }
+
+/// How many entries an emptied queue keeps room for.
+pub(crate) const IDLE_ROOM: usize = 64;
 
 #[cfg(test)]
 mod tests {

@@ -511,6 +511,9 @@ impl NodeBuilder {
             // when the engine is left to its default.
             self.cfg.engine = Engine::SerfRs;
         }
+        // Each engine has its own wire and its own escape hatch. A hatch for
+        // the engine not running would be dropped unseen: options written
+        // when serf-rs was the default would stop applying.
         match self.cfg.engine {
             Engine::Native => {
                 if self.wire_given && self.cfg.wire == Wire::SerfRs {
@@ -520,31 +523,29 @@ impl NodeBuilder {
                             .into(),
                     ));
                 }
+                if self.engine_tweak.is_some() {
+                    return Err(Error::Config(
+                        "engine_options adjusts serf-rs's options, and this node runs on the \
+                         native engine (the default): choose `.engine(Engine::SerfRs)`, or use \
+                         native_options"
+                            .into(),
+                    ));
+                }
                 self.cfg.wire = Wire::HashiCorp;
             }
-            Engine::SerfRs if !self.wire_given => self.cfg.wire = Wire::SerfRs,
-            Engine::SerfRs => {}
-        }
-        // An escape hatch for the engine not running would be dropped unseen:
-        // options written when serf-rs was the default would stop applying.
-        match self.cfg.engine {
-            Engine::Native if self.engine_tweak.is_some() => {
-                return Err(Error::Config(
-                    "engine_options adjusts serf-rs's options, and this node runs on the native \
-                     engine (the default): choose `.engine(Engine::SerfRs)`, or use \
-                     native_options"
-                        .into(),
-                ))
+            Engine::SerfRs => {
+                if self.native_tweak.is_some() {
+                    return Err(Error::Config(
+                        "native_options adjusts the native engine's options, and this node runs \
+                         on serf-rs: leave out `.engine(Engine::SerfRs)` and the wire `serf-rs`, \
+                         or use engine_options"
+                            .into(),
+                    ));
+                }
+                if !self.wire_given {
+                    self.cfg.wire = Wire::SerfRs;
+                }
             }
-            Engine::SerfRs if self.native_tweak.is_some() => {
-                return Err(Error::Config(
-                    "native_options adjusts the native engine's options, and this node runs on \
-                     serf-rs: leave out `.engine(Engine::SerfRs)` and the wire `serf-rs`, or use \
-                     engine_options"
-                        .into(),
-                ))
-            }
-            _ => {}
         }
         if self.cfg.event_buffer_size == 0 {
             return Err(Error::Config("event_buffer_size must be at least 1".into()));

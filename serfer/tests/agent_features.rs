@@ -3,38 +3,15 @@
 //! files, event handler scripts, JSON logs, colour and syslog.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serfer::testing::agent::serf_binary;
 use serfer::testing::bounds::{COMMAND, JOIN, LAN_DELIVERY, START, STOP};
 use serfer::testing::ports::free_port;
 use serfer::testing::process::{example, run_sync, Proc, Run};
+use serfer::testing::TempDir;
 use serfer::Key;
-
-/// A directory for one test, removed when dropped (even when the test fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("serfer-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn arg(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn node(args: &[&str]) -> Proc {
     Proc::example("node", args, &[])

@@ -6,16 +6,8 @@ use std::time::Duration;
 
 use common::init_logs;
 use serfer::testing::bounds::{DELIVERY, GOSSIP, STOP};
-use serfer::testing::{wait_until, Recorder, TestCluster};
+use serfer::testing::{wait_until, Recorder, TempDir, TestCluster};
 use serfer::{Error, Node, NodeBuilder, Profile, State, UserEvent};
-
-/// An empty directory of this test's own, for files its nodes keep.
-fn scratch_dir(test: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("serfer-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn builder() -> NodeBuilder {
     Node::builder()
@@ -197,9 +189,8 @@ async fn old_events_are_not_replayed_to_a_joiner_unless_asked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_snapshot_records_the_clock_a_join_moved() {
     init_logs();
-    let dir = scratch_dir("clock");
-    let path = dir.join("first.snap");
-    let _ = std::fs::remove_file(&path);
+    let dir = TempDir::new("clock");
+    let path = dir.path("first.snap");
     let first = builder()
         .engine(serfer::Engine::Native)
         .name("first")
@@ -228,7 +219,6 @@ async fn the_snapshot_records_the_clock_a_join_moved() {
     let lines = recorded();
     joiner.shutdown().await.unwrap();
     first.shutdown().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     moved.unwrap_or_else(|e| panic!("{e}; clock lines: {lines:?}"));
 }
 
@@ -302,6 +292,19 @@ async fn joining_tries_every_address_and_resolves_host_names() {
     seed.shutdown().await.unwrap();
 }
 
+/// The message of the configuration error `started` must be; a node that
+/// started anyway is stopped first.
+async fn config_error(started: Result<Node, Error>, what: &str) -> String {
+    match started {
+        Err(Error::Config(m)) => m,
+        Err(other) => panic!("{what}: another error: {other}"),
+        Ok(node) => {
+            node.shutdown().await.unwrap();
+            panic!("{what}: the node started");
+        }
+    }
+}
+
 /// A snapshot the other engine wrote, with the node that wrote it and a peer
 /// that joined it (so that it records a member and a moved clock).
 async fn snapshot_written_by(engine: serfer::Engine, path: &std::path::Path) -> Vec<u8> {
@@ -336,7 +339,7 @@ async fn snapshot_written_by(engine: serfer::Engine, path: &std::path::Path) -> 
 #[tokio::test]
 async fn each_engine_refuses_the_snapshot_of_the_other() {
     init_logs();
-    let dir = scratch_dir("foreign-snapshot");
+    let dir = TempDir::new("foreign-snapshot");
     let cases = [
         (
             serfer::Engine::SerfRs,
@@ -350,25 +353,17 @@ async fn each_engine_refuses_the_snapshot_of_the_other() {
         ),
     ];
     for (writer, reader, hint) in cases {
-        let path = dir.join(format!("{writer}.snap"));
+        let path = dir.path(&format!("{writer}.snap"));
         let before = snapshot_written_by(writer, &path).await;
-        let err = builder()
-            .engine(reader)
-            .snapshot(&path)
-            .start()
-            .await
-            .expect_err("a snapshot in the other engine's format is refused");
-        assert!(
-            matches!(&err, Error::Config(m) if m.contains(hint) && m.contains("snapshot")),
-            "{reader} reading {writer}'s snapshot: {err}"
-        );
+        let started = builder().engine(reader).snapshot(&path).start().await;
+        let m = config_error(started, &format!("{reader} reading {writer}'s snapshot")).await;
+        assert!(m.contains(hint) && m.contains("snapshot"), "{m}");
         assert_eq!(
             std::fs::read(&path).unwrap(),
             before,
             "the file is untouched"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The wire and the engine default to each other: serf-rs's wire alone picks
@@ -432,11 +427,8 @@ async fn serf_rs_wire_and_engine_each_pick_the_other() {
         }
     }
     assert_eq!(serf_rs_members, 2, "the default node is not a member");
-    match contradiction {
-        Err(Error::Config(m)) => assert!(m.contains("HashiCorp's wire only"), "{m}"),
-        Err(other) => panic!("{other}"),
-        Ok(_) => panic!("the native engine started on serf-rs's wire"),
-    }
+    let m = config_error(contradiction, "the native engine on serf-rs's wire").await;
+    assert!(m.contains("HashiCorp's wire only"), "{m}");
 }
 
 /// An escape hatch for the engine a node does not run on is refused at start
@@ -449,20 +441,14 @@ async fn options_for_the_engine_not_running_are_refused() {
         .engine_options(|o| o)
         .start()
         .await;
-    match on_default {
-        Err(Error::Config(m)) => assert!(m.contains(".engine(Engine::SerfRs)"), "{m}"),
-        Err(other) => panic!("{other}"),
-        Ok(_) => panic!("serf-rs's options were taken by a native node"),
-    }
+    let m = config_error(on_default, "serf-rs's options on a native node").await;
+    assert!(m.contains(".engine(Engine::SerfRs)"), "{m}");
     let on_serf_rs = Node::builder()
         .bind("127.0.0.1:0")
         .engine(serfer::Engine::SerfRs)
         .native_options(|o| o)
         .start()
         .await;
-    match on_serf_rs {
-        Err(Error::Config(m)) => assert!(m.contains("engine_options"), "{m}"),
-        Err(other) => panic!("{other}"),
-        Ok(_) => panic!("the native engine's options were taken by a serf-rs node"),
-    }
+    let m = config_error(on_serf_rs, "the native engine's options on a serf-rs node").await;
+    assert!(m.contains("engine_options"), "{m}");
 }

@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serfer::testing::bounds::{COMMAND, DELIVERY, FAILURE, LOCAL_PUSH_PULL, REJOIN, START};
 use serfer::testing::process::{example, run_sync, try_run_sync, wait_all as wait, Proc};
+use serfer::testing::TempDir;
 
 const PORT: u16 = 7946;
 
@@ -194,13 +194,6 @@ fn join_flag(i: usize) -> Vec<String> {
     vec!["--join".into(), format!("{}:{PORT}", Net::addr(i))]
 }
 
-fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("serfer-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn start_cluster(net: &Net, n: usize, extra: impl Fn(usize) -> Vec<String>) -> Vec<Proc> {
     let mut probes = vec![start_probe(net, 0, &extra(0))];
     for i in 1..n {
@@ -227,13 +220,8 @@ fn a_killed_node_restarts_from_its_snapshot_and_gets_what_it_missed_once() {
     let Some(net) = Net::new(test, 5, 5) else {
         return;
     };
-    let dir = temp_dir(test);
-    let snap = |i: usize| {
-        vec![
-            "--snapshot".into(),
-            dir.join(format!("n{i}.snap")).display().to_string(),
-        ]
-    };
+    let dir = TempDir::new(test);
+    let snap = |i: usize| vec!["--snapshot".into(), dir.arg(&format!("n{i}.snap"))];
     let mut probes = start_cluster(&net, 5, snap);
 
     send(&mut probes[0], "before", "0");
@@ -280,7 +268,6 @@ fn a_killed_node_restarts_from_its_snapshot_and_gets_what_it_missed_once() {
     let before = restarted.get("EVENT before 0").copied().unwrap_or(0);
     eprintln!("the event seen just before the crash came again {before} time(s)");
     assert!(before <= 1, "{restarted:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -349,13 +336,13 @@ fn a_node_down_during_a_key_rotation_stays_out_until_given_the_new_key() {
     let Some(net) = Net::new(test, 3, 3) else {
         return;
     };
-    let dir = temp_dir(test);
+    let dir = TempDir::new(test);
     let old = serfer::Key::generate().to_string();
     let new = serfer::Key::generate().to_string();
     let args = |i: usize, key: &str| {
         vec![
             "--snapshot".into(),
-            dir.join(format!("n{i}.snap")).display().to_string(),
+            dir.arg(&format!("n{i}.snap")),
             "--encrypt".into(),
             key.to_owned(),
         ]
@@ -409,7 +396,6 @@ fn a_node_down_during_a_key_rotation_stays_out_until_given_the_new_key() {
         ps[..2].iter().all(|p| p.count("MEMBER Join n2") >= 2) && ps[2].has("EVENT rotated 0")
     });
     assert_eq!(probes[2].count("EVENT rotated 0"), 1);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Everything crossing the left bridge while `during` runs, as tcpdump's pcap bytes.

@@ -243,16 +243,16 @@ impl BroadcastQueue {
     /// in every node for good. Only when empty: `take` holds slot numbers of
     /// messages it has taken out while it runs.
     fn release_idle_capacity(&mut self) {
-        const KEEP: usize = 64;
-        if !self.items.is_empty() || self.slots.capacity() <= KEEP {
+        use crate::IDLE_ROOM;
+        if !self.items.is_empty() || self.slots.capacity() <= IDLE_ROOM {
             return;
         }
         self.names.clear();
-        self.names.shrink_to(KEEP);
+        self.names.shrink_to(IDLE_ROOM);
         self.slots.clear();
-        self.slots.shrink_to(KEEP);
+        self.slots.shrink_to(IDLE_ROOM);
         self.free_slots.clear();
-        self.free_slots.shrink_to(KEEP);
+        self.free_slots.shrink_to(IDLE_ROOM);
     }
 
     /// Notifications of messages that left the queue since the last call.

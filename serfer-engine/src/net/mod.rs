@@ -673,11 +673,11 @@ async fn exchange(
     deadline: TokioInstant,
     io_tx: mpsc::UnboundedSender<Io>,
 ) {
-    let connected = std::sync::atomic::AtomicBool::new(false);
+    let mut connected = false;
     let work = async {
         let mut stream = TcpStream::connect(to).await?;
         stream.write_all(&bytes).await?;
-        connected.store(true, std::sync::atomic::Ordering::Relaxed);
+        connected = true;
         let mut reply = Vec::new();
         (&mut stream)
             .take(MAX_STREAM as u64)
@@ -689,9 +689,7 @@ async fn exchange(
         Ok(Ok(reply)) if !reply.is_empty() => Ok(reply),
         Ok(Ok(_)) => Err(JoinFailure::Unanswered),
         Ok(Err(e)) => Err(JoinFailure::Io(e.to_string())),
-        Err(_) => Err(JoinFailure::Timeout {
-            connected: connected.load(std::sync::atomic::Ordering::Relaxed),
-        }),
+        Err(_) => Err(JoinFailure::Timeout { connected }),
     };
     if let Err(e) = &outcome {
         match kind {

@@ -100,14 +100,9 @@ fn stopped(e: NetError, context: &'static str) -> Error {
 /// and never answered, which is what a node does with one it cannot read
 /// (serf-rs waits for more of its own framing until the exchange times out).
 fn not_joined(failures: &[(SocketAddr, JoinFailure)]) -> String {
-    // Serfer joins one address at a time, and names it already.
-    let reasons: Vec<String> = match failures {
-        [(_, why)] => vec![why.to_string()],
-        _ => failures
-            .iter()
-            .map(|(a, why)| format!("{a}: {why}"))
-            .collect(),
-    };
+    // Serfer joins one address at a time and names it already, so only the
+    // reasons are said here.
+    let reasons: Vec<String> = failures.iter().map(|(_, why)| why.to_string()).collect();
     let mut text = format!("no push/pull completed: {}", reasons.join("; "));
     if failures.iter().any(|(_, f)| {
         matches!(

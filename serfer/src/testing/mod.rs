@@ -26,12 +26,16 @@
 //! - [`bounds`]: how long each kind of wait may take, and why.
 //! - [`ports`]: free loopback ports for processes that need one up front.
 //! - [`rss`]: resident memory of this process or another.
+//! - [`TempDir`]: a directory of one test's own, removed when it ends.
 
 pub mod agent;
 pub mod bounds;
 pub mod ports;
 pub mod process;
 pub mod rss;
+mod temp_dir;
+
+pub use temp_dir::TempDir;
 
 use std::future::Future;
 use std::sync::Arc;
