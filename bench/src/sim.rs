@@ -5,7 +5,8 @@
 //! Per size N and seed, on Go's LAN profile (`Sim::serf_config`):
 //!
 //! 1. nodes start `stagger` apart, each joining node 0 with a push/pull (as
-//!    `serfer-engine/tests/scale.rs`);
+//!    `serfer-engine/tests/scale.rs`); or, with `--start warm`, N - 1 nodes
+//!    start as one cluster (`Sim::add_cluster`) and the last one joins it;
 //! 2. convergence: virtual time from the last join until every node sees all
 //!    N alive (`Sim::all_see_alive`), and the datagrams sent until then;
 //! 3. the join traffic drains (every broadcast queue empty), so the measured
@@ -37,7 +38,9 @@ use crate::bursts::Targets;
 #[derive(clap::Args, Clone, Debug)]
 pub struct SimArgs {
     /// Cluster sizes. The simulator keeps every node's full view, so memory grows
-    /// with N²: about 1.2 KB per (node, member) pair, 4.6 GB at 2,000 nodes.
+    /// with N²: about 1.2 KB per (node, member) pair when the cluster forms by
+    /// joins (4.6 GB at 2,000 nodes), about 115 bytes when it starts as one
+    /// (`--start warm`: 10.5 GiB at 10,000).
     #[arg(long, value_delimiter = ',', default_value = "1000,2000")]
     pub sizes: Vec<usize>,
     /// Seed of the first run (run k uses seed + k).
@@ -60,6 +63,21 @@ pub struct SimArgs {
     /// How gossip picks each round's targets.
     #[arg(long, value_enum, default_value = "passes")]
     pub targets: Targets,
+    /// How the cluster forms: every node joins through node 0, or N - 1
+    /// nodes start as one cluster (`Sim::add_cluster`, about 100 bytes per
+    /// pair: what fits 10,000 nodes) and the last one joins it.
+    #[arg(long, value_enum, default_value = "joins")]
+    pub start: Start,
+}
+
+/// How `serfer-bench sim` forms its cluster.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// Every node joins node 0, `stagger` apart: N² log N messages.
+    Joins,
+    /// N - 1 nodes start as one cluster, sharing their member records, and
+    /// the last node joins it through node 0.
+    Warm,
 }
 
 /// `memberlist::Config::fill_compressed_packets`, as a choice.
@@ -91,6 +109,8 @@ pub struct SimRow {
     compressed: bool,
     /// Gossip targets from shuffled passes (else at random).
     passes: bool,
+    /// N - 1 nodes started as one cluster (else all joined).
+    warm: bool,
     /// Virtual time of the last join.
     joined: Duration,
     /// From the last join until all see all N alive (None: not by the deadline).
@@ -156,6 +176,11 @@ fn since(t: Instant, earlier: Instant) -> Duration {
 /// holds a full view; see BENCHMARKS.md), rounded up for the estimate.
 const BYTES_PER_PAIR: f64 = 1200.0;
 
+/// The same for a cluster started as one, whose nodes share their member
+/// records: 10.5 GiB at N = 10,000 (BENCHMARKS.md, "10,000 nodes in the
+/// simulator"), rounded up.
+const BYTES_PER_PAIR_WARM: f64 = 120.0;
+
 /// `MemAvailable` of /proc/meminfo, in bytes.
 fn mem_available() -> Option<f64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -172,9 +197,15 @@ pub fn run_one(
     stagger: Duration,
     compressed: bool,
     passes: bool,
+    warm: bool,
 ) -> SimRow {
     assert!(n >= 2, "a size below 2 has no one to kill");
-    let estimate = BYTES_PER_PAIR * (n as f64) * (n as f64);
+    let per_pair = if warm {
+        BYTES_PER_PAIR_WARM
+    } else {
+        BYTES_PER_PAIR
+    };
+    let estimate = per_pair * (n as f64) * (n as f64);
     if let Some(avail) = mem_available().filter(|&a| estimate > a) {
         eprintln!(
             "warning: N = {n} needs about {:.0} GiB (quadratic), {:.0} GiB available",
@@ -191,6 +222,7 @@ pub fn run_one(
         loss,
         compressed,
         passes,
+        warm,
         ..SimRow::default()
     };
     let mut sim = Sim::serf(SimConfig {
@@ -204,13 +236,29 @@ pub fn run_one(
         ..SimConfig::default()
     });
 
-    // 1. Staggered joins through node 0.
+    // 1. Staggered joins through node 0, or all but the last node started as
+    // one cluster and the last joining it.
     let t = Wall::now();
-    for i in 0..n {
+    let config = |sim: &Sim<Serf>, i: usize| {
         let mut config = sim.serf_config(i);
         config.memberlist.fill_compressed_packets = compressed;
         config.memberlist.gossip_in_passes = passes;
-        sim.add_node(config).expect("LAN profile is valid");
+        config
+    };
+    let first_joiner = if warm {
+        let configs: Vec<_> = (0..n - 1).map(|i| config(&sim, i)).collect();
+        sim.add_cluster(configs).expect("LAN profile is valid");
+        eprintln!(
+            "  [N={n}] {} nodes started as one cluster, {:.1?} wall",
+            n - 1,
+            wall.elapsed()
+        );
+        n - 1
+    } else {
+        0
+    };
+    for i in first_joiner..n {
+        sim.add_node(config(&sim, i)).expect("LAN profile is valid");
         if i > 0 {
             sim.join(i, &[0]);
         }
@@ -342,12 +390,12 @@ fn secs(d: Option<Duration>) -> String {
 pub fn render(rows: &[SimRow]) -> String {
     let mut s = String::new();
     s.push_str(
-        "| N | seed | loss | packets filled by | gossip targets | joins end (s) | converged after last join (s) | packets sent to convergence \
+        "| N | seed | loss | packets filled by | gossip targets | cluster formed by | joins end (s) | converged after last join (s) | packets sent to convergence \
          | queues drained (s) | event spread (s) | rounds | floor ⌈log₃N⌉ | rounds / floor \
          | failure detected (s) | suspicion min–max (s) | failed probes | wall (s) | peak RSS (MiB) |\n",
     );
     s.push_str(
-        "|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let floor = floor_rounds(r.n);
@@ -361,12 +409,17 @@ pub fn render(rows: &[SimRow]) -> String {
         let (smin, smax) = suspicion_bounds(r.n);
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}–{:.0} | {} | {:.1} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}–{:.0} | {} | {:.1} | {} |",
             r.n,
             r.seed,
             r.loss,
             if r.compressed { "compressed size" } else { "Go's raw budget" },
             if r.passes { "passes" } else { "random" },
+            if r.warm {
+                "N - 1 started as one, 1 join"
+            } else {
+                "N joins"
+            },
             r.joined.as_secs_f64(),
             secs(r.converged),
             r.packets,
@@ -398,9 +451,10 @@ pub fn render(rows: &[SimRow]) -> String {
             "Go's budget"
         };
         let targets = if r.passes { "passes" } else { "random" };
+        let start = if r.warm { ", warm" } else { "" };
         let _ = writeln!(
             s,
-            "* N = {}, seed {}, {budget}, {targets}: {}",
+            "* N = {}, seed {}, {budget}, {targets}{start}: {}",
             r.n,
             r.seed,
             p.join(" / ")
@@ -435,6 +489,7 @@ pub fn run_all(args: &SimArgs) -> String {
                         Duration::from_millis(args.stagger_ms),
                         compressed,
                         passes,
+                        args.start == Start::Warm,
                     ));
                     // Print as we go: a large size may not finish.
                     eprintln!("{}", render(&rows));

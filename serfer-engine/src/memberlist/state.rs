@@ -2,6 +2,7 @@
 //! order.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
@@ -116,11 +117,17 @@ pub(crate) fn socket_addr(ip: &[u8], port: u16) -> Option<SocketAddr> {
 /// The table. `nodes` is also the probe order: a new node is inserted at a
 /// random position and the whole list is reshuffled each time the prober wraps,
 /// as Go does, so every node is probed once per round in an unpredictable order.
+///
+/// Each record sits behind an `Arc` and is copied only when this table changes
+/// it ([`Members::get_mut`]), so tables can share the records they agree on:
+/// the simulator's nodes of a cluster started as one
+/// ([`Members::adopt`]) hold one record per member between them, not one
+/// each, which is what lets it hold 10,000 nodes.
 #[derive(Debug)]
 pub(crate) struct Members {
-    nodes: Vec<Member>,
+    nodes: Vec<Arc<Member>>,
     /// Position of each name in `nodes`; looked up, never iterated.
-    index: FxMap<String, usize>,
+    index: FxMap<Arc<str>, usize>,
     /// Positions in `nodes` in the order gossip visits them: a shuffled pass
     /// over the table, taken a few at a time ([`Members::next_gossip_targets`]).
     gossip_pass: Vec<usize>,
@@ -144,27 +151,32 @@ impl Members {
         self.nodes.len()
     }
 
-    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Member> {
-        self.nodes.iter()
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = &Member> + Clone {
+        self.nodes.iter().map(|m| &**m)
     }
 
     pub(crate) fn at(&self, i: usize) -> Option<&Member> {
-        self.nodes.get(i)
+        self.nodes.get(i).map(|m| &**m)
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&Member> {
-        self.index.get(name).map(|&i| &self.nodes[i])
+        self.index.get(name).map(|&i| &*self.nodes[i])
     }
 
+    /// The record of `name`, to change: copied first if another table shares
+    /// it. Callers check with [`Members::get`] before, so that a claim that
+    /// changes nothing copies nothing.
     pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Member> {
-        self.index.get(name).map(|&i| &mut self.nodes[i])
+        self.index
+            .get(name)
+            .map(|&i| Arc::make_mut(&mut self.nodes[i]))
     }
 
     /// Adds a node at a random position of the probe order.
     pub(crate) fn insert(&mut self, member: Member, rng: &mut SmallRng) {
         let n = self.nodes.len();
-        self.index.insert(member.name.clone(), n);
-        self.nodes.push(member);
+        self.index.insert(Arc::from(member.name.as_str()), n);
+        self.nodes.push(Arc::new(member));
         let offset = rng.gen_range(0..=n);
         self.swap(offset, n);
         if self.gossip_next != usize::MAX && self.gossip_pass.len() == n {
@@ -199,7 +211,7 @@ impl Members {
         }
         self.nodes.swap(a, b);
         for i in [a, b] {
-            if let Some(slot) = self.index.get_mut(&self.nodes[i].name) {
+            if let Some(slot) = self.index.get_mut(self.nodes[i].name.as_str()) {
                 *slot = i;
             }
         }
@@ -212,19 +224,49 @@ impl Members {
         rng: &mut SmallRng,
         mut forget: impl FnMut(&Member) -> bool,
     ) -> Vec<Member> {
-        let (gone, kept): (Vec<Member>, Vec<Member>) = std::mem::take(&mut self.nodes)
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.nodes)
             .into_iter()
             .partition(|m| forget(m));
         self.nodes = kept;
-        self.nodes.shuffle(rng);
-        self.index.clear();
-        for (i, m) in self.nodes.iter().enumerate() {
-            self.index.insert(m.name.clone(), i);
+        for m in &gone {
+            self.index.remove(m.name.as_str());
         }
-        // The positions now hold other members: start a new gossip pass.
+        self.reshuffle(rng);
+        gone.into_iter().map(Arc::unwrap_or_clone).collect()
+    }
+
+    /// Adds the records of `members` whose names it does not know, as they
+    /// are and without copying them, and reshuffles the probe order: the
+    /// table of a node that has long known these members.
+    pub(crate) fn adopt<'a>(
+        &mut self,
+        members: impl IntoIterator<Item = (&'a Arc<str>, &'a Arc<Member>)>,
+        rng: &mut SmallRng,
+    ) {
+        let members = members.into_iter();
+        self.nodes.reserve_exact(members.size_hint().0);
+        for (name, member) in members {
+            if !self.index.contains_key(&**name) {
+                self.index.insert(Arc::clone(name), usize::MAX);
+                self.nodes.push(Arc::clone(member));
+            }
+        }
+        self.reshuffle(rng);
+    }
+
+    /// A new probe order and the index to match; a new gossip pass starts,
+    /// since the positions now hold other members. Every member in `nodes`
+    /// is indexed already, and keeps its key (shared with other tables, when
+    /// adopted): only positions change.
+    fn reshuffle(&mut self, rng: &mut SmallRng) {
+        self.nodes.shuffle(rng);
+        for (i, m) in self.nodes.iter().enumerate() {
+            if let Some(slot) = self.index.get_mut(m.name.as_str()) {
+                *slot = i;
+            }
+        }
         self.gossip_pass.clear();
         self.gossip_next = usize::MAX;
-        gone
     }
 
     /// Up to `k` distinct nodes that `keep` accepts, the next ones of a
@@ -404,6 +446,61 @@ mod tests {
         }
         // 2 of 7 places are behind the cursor: both happen.
         assert!(visited > 0 && ahead > visited, "{visited} / {ahead}");
+    }
+
+    /// Shared records of nodes `0..n`, as the simulator hands them out.
+    fn shared(n: usize) -> Vec<(Arc<str>, Arc<Member>)> {
+        (0..n)
+            .map(|i| {
+                let m = member(i);
+                (Arc::from(m.name.as_str()), Arc::new(m))
+            })
+            .collect()
+    }
+
+    fn record<'a>(members: &'a Members, name: &str) -> &'a Arc<Member> {
+        &members.nodes[members.index[name]]
+    }
+
+    #[test]
+    fn adopted_records_are_shared_until_one_table_changes_its_own() {
+        let records = shared(50);
+        let mut rng = SmallRng::seed_from_u64(9);
+        let mut a = Members::new(1);
+        let mut b = Members::new(2);
+        // `a` already knows node-3 by a record of its own, as a node knows
+        // itself: that record stays.
+        let mut own = member(3);
+        own.incarnation = 7;
+        a.insert(own, &mut rng);
+        a.adopt(records.iter().map(|(n, m)| (n, m)), &mut rng);
+        b.adopt(records.iter().map(|(n, m)| (n, m)), &mut rng);
+        assert_eq!((a.len(), b.len()), (50, 50));
+        assert_eq!(a.get("node-3").unwrap().incarnation, 7);
+        for (name, m) in &records {
+            // Every name is found where the index says, after the shuffle.
+            assert_eq!(b.get(name).unwrap().name, **name);
+            if &**name != "node-3" {
+                assert!(Arc::ptr_eq(record(&a, name), m), "{name} not shared");
+            }
+            assert!(Arc::ptr_eq(record(&b, name), m));
+        }
+        // One table's change is its own: the other table and the shared
+        // record keep what they had.
+        a.get_mut("node-5").unwrap().state = MemberState::Suspect;
+        assert_eq!(a.get("node-5").unwrap().state, MemberState::Suspect);
+        assert_eq!(b.get("node-5").unwrap().state, MemberState::Alive);
+        assert!(!Arc::ptr_eq(record(&a, "node-5"), record(&b, "node-5")));
+        assert!(Arc::ptr_eq(record(&b, "node-5"), &records[5].1));
+        // Forgetting after adopting keeps the rest findable.
+        let gone = b.reset(&mut rng, |m| m.name == "node-7");
+        assert_eq!(gone.len(), 1);
+        assert!(b.get("node-7").is_none());
+        assert_eq!(b.len(), 49);
+        for i in (0..50).filter(|&i| i != 7) {
+            let name = format!("node-{i}");
+            assert_eq!(b.get(&name).unwrap().name, name);
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -67,10 +68,45 @@ struct Intent {
     ltime: u64,
 }
 
+/// A member as every node of a simulated cluster started as one first knows
+/// it: alive, with no intent yet, in one record for memberlist's table and one
+/// for Serf's, which all those nodes share ([`Serf::adopt_members`]).
+#[derive(Debug, Clone)]
+pub(crate) struct SharedMember {
+    name: Arc<str>,
+    memberlist: Arc<memberlist::Member>,
+    serf: Arc<MemberState>,
+}
+
+impl SharedMember {
+    /// The shared records of `m`, a node's own member record.
+    pub(crate) fn new(m: &memberlist::Member) -> Self {
+        SharedMember {
+            name: Arc::from(m.name.as_str()),
+            memberlist: Arc::new(m.clone()),
+            serf: Arc::new(MemberState {
+                member: Member {
+                    name: m.name.clone(),
+                    addr: m.addr,
+                    tags: decode_tags(&m.meta).unwrap_or_default(),
+                    status: MemberStatus::Alive,
+                    vsn: vsn_of(m),
+                },
+                status_ltime: 0,
+                leave_time: None,
+            }),
+        }
+    }
+}
+
 /// Every member, with the intents waiting for unknown nodes.
+///
+/// Records sit behind an `Arc`, copied when this table changes one
+/// ([`MemberTable::state_mut`]), so the simulator's nodes of a cluster started
+/// as one share a record per member ([`Serf::adopt_members`]).
 #[derive(Debug, Default)]
 pub(super) struct MemberTable {
-    members: BTreeMap<String, MemberState>,
+    members: BTreeMap<Arc<str>, Arc<MemberState>>,
     /// Only the newest intent per node is kept, for `recent_intent_timeout`.
     intents: BTreeMap<String, Intent>,
     /// Leaving members pruned by a leave intent, erased at the given time.
@@ -90,6 +126,26 @@ impl MemberTable {
         self.members.len()
     }
 
+    /// The record of `name`, to change: copied first if shared. Callers
+    /// decide from [`MemberTable::get`] or `members.get` whether anything
+    /// changes, so that the intents push/pull replays for every member copy
+    /// nothing.
+    fn state_mut(&mut self, name: &str) -> Option<&mut MemberState> {
+        self.members.get_mut(name).map(Arc::make_mut)
+    }
+
+    /// Adds the records of `members` it does not know, sharing them. The map
+    /// is built again from sorted entries, which packs its nodes full.
+    fn adopt(&mut self, members: &[SharedMember]) {
+        let known = std::mem::take(&mut self.members);
+        let new: Vec<(Arc<str>, Arc<MemberState>)> = members
+            .iter()
+            .filter(|m| !known.contains_key(&*m.name))
+            .map(|m| (Arc::clone(&m.name), Arc::clone(&m.serf)))
+            .collect();
+        self.members = known.into_iter().chain(new).collect();
+    }
+
     /// Go's `hasAliveMembers`: is anybody else alive to hear a leave?
     pub(super) fn has_alive_others(&self, me: &str) -> bool {
         self.members
@@ -105,7 +161,7 @@ impl MemberTable {
     pub(super) fn status_ltimes(&self) -> BTreeMap<String, u64> {
         self.members
             .iter()
-            .map(|(n, s)| (n.clone(), s.status_ltime))
+            .map(|(n, s)| (n.to_string(), s.status_ltime))
             .collect()
     }
 
@@ -150,11 +206,21 @@ fn vsn_of(m: &memberlist::Member) -> [u8; 6] {
 }
 
 impl Serf {
+    /// Takes `members` into memberlist's table and Serf's as they are,
+    /// sharing their records, without a message or an event: a node that
+    /// joined them long ago, whose join traffic has drained. Used by the
+    /// simulator to start a large cluster without its N² join messages.
+    pub(crate) fn adopt_members(&mut self, members: &[SharedMember]) {
+        self.ml
+            .adopt_members(members.iter().map(|m| (&m.name, &m.memberlist)));
+        self.members.adopt(members);
+    }
+
     /// memberlist says a node is alive: new, or back (Go's `handleNodeJoin`).
     pub(super) fn handle_node_join(&mut self, _now: Instant, n: &memberlist::Member) {
         let tags = decode_tags(&n.meta).unwrap_or_default();
         let table = &mut self.members;
-        let state = match table.members.get_mut(&n.name) {
+        let state = match table.state_mut(&n.name) {
             Some(s) => {
                 s.member.status = MemberStatus::Alive;
                 s.leave_time = None;
@@ -183,7 +249,9 @@ impl Serf {
                     s.member.status = MemberStatus::Leaving;
                     s.status_ltime = t;
                 }
-                table.members.insert(n.name.clone(), s.clone());
+                table
+                    .members
+                    .insert(Arc::from(n.name.as_str()), Arc::new(s.clone()));
                 s
             }
         };
@@ -193,7 +261,11 @@ impl Serf {
     /// memberlist says a node is dead or left (Go's `handleNodeLeave`): a
     /// leaving member has left, an alive one has failed.
     pub(super) fn handle_node_leave(&mut self, now: Instant, n: &memberlist::Member) {
-        let Some(s) = self.members.members.get_mut(&n.name) else {
+        let alive_or_leaving = self
+            .members
+            .get(&n.name)
+            .is_some_and(|m| matches!(m.status, MemberStatus::Alive | MemberStatus::Leaving));
+        let Some(s) = self.members.state_mut(&n.name).filter(|_| alive_or_leaving) else {
             return;
         };
         let ev = match s.member.status {
@@ -214,7 +286,7 @@ impl Serf {
 
     /// memberlist says a node's meta changed (Go's `handleNodeUpdate`).
     pub(super) fn handle_node_update(&mut self, n: &memberlist::Member) {
-        let Some(s) = self.members.members.get_mut(&n.name) else {
+        let Some(s) = self.members.state_mut(&n.name) else {
             return;
         };
         s.member.addr = n.addr;
@@ -228,7 +300,7 @@ impl Serf {
     pub(super) fn handle_leave_intent(&mut self, now: Instant, msg: &LeaveIntent) -> bool {
         self.clock.witness(msg.ltime);
         let me = self.ml.name() == msg.node;
-        let Some(s) = self.members.members.get_mut(&msg.node) else {
+        let Some(s) = self.members.members.get(msg.node.as_str()) else {
             return self
                 .members
                 .upsert_intent(&msg.node, IntentKind::Leave, msg.ltime, now);
@@ -247,6 +319,9 @@ impl Serf {
         if msg.ltime <= s.status_ltime {
             return false;
         }
+        let Some(s) = self.members.state_mut(&msg.node) else {
+            return false;
+        };
         s.status_ltime = msg.ltime;
         match s.member.status {
             MemberStatus::Alive => {
@@ -284,7 +359,7 @@ impl Serf {
     /// `own` marks this node's own join, applied before it is sent.
     fn apply_join_intent(&mut self, now: Instant, msg: &JoinIntent, own: bool) -> bool {
         self.clock.witness(msg.ltime);
-        let Some(s) = self.members.members.get_mut(&msg.node) else {
+        let Some(s) = self.members.members.get(msg.node.as_str()) else {
             return self
                 .members
                 .upsert_intent(&msg.node, IntentKind::Join, msg.ltime, now);
@@ -304,6 +379,9 @@ impl Serf {
             self.refute_status(now, msg.ltime);
             return false;
         }
+        let Some(s) = self.members.state_mut(&msg.node) else {
+            return false;
+        };
         s.status_ltime = msg.ltime;
         if s.member.status == MemberStatus::Leaving {
             s.member.status = MemberStatus::Alive;
@@ -370,7 +448,8 @@ impl Serf {
             self.coords.forget(name);
             self.coord_cache.remove(name);
             self.coord_generation += 1;
-            self.emit(Event::Member(MemberEvent::Reap(s.member)));
+            let member = Arc::unwrap_or_clone(s).member;
+            self.emit(Event::Member(MemberEvent::Reap(member)));
         }
     }
 
@@ -451,5 +530,67 @@ impl Serf {
             Event::Member(change) if self.coalescer.is_some() => self.held.push(change),
             e => self.outputs.push_back(super::Output::Event(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::sim::{sim_name, Sim, SimConfig};
+
+    fn record(sim: &Sim<Serf>, node: usize, of: usize) -> Arc<MemberState> {
+        Arc::clone(&sim.core(node).members.members[sim_name(of).as_str()])
+    }
+
+    #[test]
+    fn a_cluster_started_as_one_shares_records_until_a_node_changes_its_own() {
+        let mut sim = Sim::serf(SimConfig::default());
+        let configs: Vec<_> = (0..5).map(|i| sim.serf_config(i)).collect();
+        sim.add_cluster(configs).unwrap();
+        for i in 0..5 {
+            assert_eq!(sim.core(i).members().count(), 5);
+            for j in (0..5).filter(|&j| j != i) {
+                let other = (0..5).find(|&k| k != i && k != j).unwrap();
+                assert!(
+                    Arc::ptr_eq(&record(&sim, i, j), &record(&sim, other, j)),
+                    "node {i} and node {other} hold copies of node {j}"
+                );
+            }
+        }
+        // What push/pull replays for every member, status times no newer
+        // than the held ones, changes nothing and so copies nothing.
+        sim.with_core(0, |serf, now| {
+            for j in 0..5 {
+                let join = JoinIntent {
+                    ltime: 0,
+                    node: sim_name(j),
+                };
+                assert!(!serf.handle_join_intent(now, &join));
+            }
+        });
+        assert!(Arc::ptr_eq(&record(&sim, 0, 4), &record(&sim, 1, 4)));
+        // A leave node 0 alone hears is node 0's alone.
+        sim.with_core(0, |serf, now| {
+            let leave = LeaveIntent {
+                ltime: 1,
+                node: sim_name(4),
+                prune: false,
+            };
+            assert!(serf.handle_leave_intent(now, &leave));
+        });
+        assert_eq!(
+            sim.core(0).member(&sim_name(4)).unwrap().status,
+            MemberStatus::Leaving
+        );
+        for i in 1..4 {
+            assert_eq!(
+                sim.core(i).member(&sim_name(4)).unwrap().status,
+                MemberStatus::Alive
+            );
+        }
+        assert!(!Arc::ptr_eq(&record(&sim, 0, 4), &record(&sim, 1, 4)));
+        assert!(Arc::ptr_eq(&record(&sim, 1, 4), &record(&sim, 2, 4)));
     }
 }

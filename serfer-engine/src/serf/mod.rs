@@ -65,6 +65,7 @@ use crate::Instant;
 use coalesce::MemberCoalescer;
 use events::EventRing;
 use members::MemberTable;
+pub(crate) use members::SharedMember;
 use queries::QueryState;
 
 /// A user event delivered to the application.
