@@ -139,6 +139,10 @@ impl Agent {
             .is_ok_and(|s| s.success())
     }
 
+    fn log_contains(&self, text: &str) -> bool {
+        std::fs::read_to_string(&self.log).is_ok_and(|log| log.contains(text))
+    }
+
     fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
@@ -245,8 +249,20 @@ async fn joins_a_go_agent_and_is_joined_by_one() {
         agent.log_tail()
     );
 
-    // Staying alive under the agent's probes for a few of its probe intervals.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Staying alive under the agent's probes: the window is counted in
+    // traffic, not waited out. Each of our nodes takes in three more packets
+    // (the agent's probes and gossip, and each other's; the agent probes a
+    // member a second), and the agent still has both alive.
+    let received = async |node: &Node| node.stats().await.unwrap().packets_received;
+    let (a0, b0) = (received(&ours).await, received(&joined).await);
+    assert!(
+        eventually(Duration::from_secs(30), async || {
+            received(&ours).await >= a0 + 3 && received(&joined).await >= b0 + 3
+        })
+        .await,
+        "the agent stopped talking to us:\n{}",
+        agent.log_tail()
+    );
     assert_eq!(agent.status_of("rust-a").as_deref(), Some("alive"));
     assert_eq!(agent.status_of("rust-b").as_deref(), Some("alive"));
 
@@ -261,7 +277,17 @@ async fn joins_a_go_agent_and_is_joined_by_one() {
     .encode()
     .unwrap();
     ours.queue_broadcast(intent).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Go's Serf shows a member `leaving` once it has its leave intent.
+    assert!(
+        eventually(Duration::from_secs(10), async || agent
+            .status_of("rust-a")
+            .as_deref()
+            == Some("leaving"))
+        .await,
+        "leave intent not at the agent: {:?}\n{}",
+        agent.members(),
+        agent.log_tail()
+    );
     assert!(
         ours.leave(Duration::from_secs(5)).await,
         "leave not gossiped within 5 s"
@@ -595,7 +621,15 @@ async fn serf_node_encryption_and_key_rotation_with_go_agent() {
         matches!(&refused, Err(NetError::NotJoined(f)) if f.len() == 1 && f[0].0 == agent.gossip),
         "{refused:?}"
     );
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The agent has refused the stranger's only stream (it logs why before
+    // it answers): nothing of the stranger's was ever decrypted there.
+    assert!(
+        eventually(Duration::from_secs(10), async || agent
+            .log_contains("No installed keys could decrypt the message"))
+        .await,
+        "the agent did not log the refusal:\n{}",
+        agent.log_tail()
+    );
     assert_eq!(agent.status_of("rust-wrong"), None);
     assert!(!serf_sees(&stranger, "go-keys", MemberStatus::Alive).await);
     stranger.shutdown().await;
@@ -627,8 +661,30 @@ async fn serf_node_encryption_and_key_rotation_with_go_agent() {
     );
     assert_eq!(report.primary_keys.get(&base64_encode(&k2)), Some(&2));
 
-    // Still talking under the new key, a few probe rounds later.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Still talking under the new key: the agent, our only peer, gets three
+    // more packets through to us (its probes and gossip), and none fails to
+    // decrypt.
+    let stats = async || {
+        ours.with_core(|c, _| {
+            let s = c.memberlist().stats();
+            (s.packets_received, s.packets_dropped)
+        })
+        .await
+        .unwrap()
+    };
+    let (received, dropped) = stats().await;
+    assert!(
+        eventually(Duration::from_secs(30), async || stats().await.0
+            >= received + 3)
+        .await,
+        "no packets from the agent under the new key:\n{}",
+        agent.log_tail()
+    );
+    assert_eq!(
+        stats().await.1,
+        dropped,
+        "a packet failed under the new key"
+    );
     assert_eq!(agent.status_of("rust-k").as_deref(), Some("alive"));
     assert!(serf_sees(&ours, "go-keys", MemberStatus::Alive).await);
     ours.shutdown().await;

@@ -30,7 +30,9 @@ use tokio::task::JoinHandle;
 use tokio::time::{self, Instant as TokioInstant};
 
 use crate::core::{Core, CoreOutput};
-use crate::memberlist::{CommandError, Config, Member, Memberlist, NodeEvent, StreamOutcome};
+use crate::memberlist::{
+    CommandError, Config, Member, Memberlist, NodeEvent, Stats, StreamOutcome,
+};
 use crate::Instant;
 
 /// Why a command to a running node failed.
@@ -345,6 +347,12 @@ impl Node {
         self.call(|core, _| core.members().cloned().collect())
             .await
             .unwrap_or_default()
+    }
+
+    /// The core's counters (packets received, dropped, probes failed, ...);
+    /// `None` once the node has shut down.
+    pub async fn stats(&self) -> Option<Stats> {
+        self.call(|core, _| core.stats().clone()).await
     }
 
     /// Queues a user broadcast.
