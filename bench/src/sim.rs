@@ -64,7 +64,7 @@ pub struct SimArgs {
     #[arg(long, value_enum, default_value = "passes")]
     pub targets: Targets,
     /// How the cluster forms: every node joins through node 0, or N - 1
-    /// nodes start as one cluster (`Sim::add_cluster`, about 100 bytes per
+    /// nodes start as one cluster (`Sim::add_cluster`, about 115 bytes per
     /// pair: what fits 10,000 nodes) and the last one joins it.
     #[arg(long, value_enum, default_value = "joins")]
     pub start: Start,

@@ -139,6 +139,14 @@ impl Agent {
             .is_ok_and(|s| s.success())
     }
 
+    /// Waits (10 s at most) until the agent lists `node` as `status`.
+    async fn shows(&self, node: &str, status: &str) -> bool {
+        eventually(Duration::from_secs(10), async || {
+            self.status_of(node).as_deref() == Some(status)
+        })
+        .await
+    }
+
     fn log_contains(&self, text: &str) -> bool {
         std::fs::read_to_string(&self.log).is_ok_and(|log| log.contains(text))
     }
@@ -279,11 +287,7 @@ async fn joins_a_go_agent_and_is_joined_by_one() {
     ours.queue_broadcast(intent).await.unwrap();
     // Go's Serf shows a member `leaving` once it has its leave intent.
     assert!(
-        eventually(Duration::from_secs(10), async || agent
-            .status_of("rust-a")
-            .as_deref()
-            == Some("leaving"))
-        .await,
+        agent.shows("rust-a", "leaving").await,
         "leave intent not at the agent: {:?}\n{}",
         agent.members(),
         agent.log_tail()
@@ -293,11 +297,7 @@ async fn joins_a_go_agent_and_is_joined_by_one() {
         "leave not gossiped within 5 s"
     );
     assert!(
-        eventually(Duration::from_secs(10), async || agent
-            .status_of("rust-a")
-            .as_deref()
-            == Some("left"))
-        .await,
+        agent.shows("rust-a", "left").await,
         "rust-a not left at the agent: {:?}\n{}",
         agent.members(),
         agent.log_tail()
@@ -564,11 +564,7 @@ async fn serf_node_and_go_agent_events_queries_leave() {
         "leave did not complete in 10 s"
     );
     assert!(
-        eventually(Duration::from_secs(10), async || agent
-            .status_of("rust-a")
-            .as_deref()
-            == Some("left"))
-        .await,
+        agent.shows("rust-a", "left").await,
         "rust-a not left at the agent: {:?}",
         agent.members()
     );

@@ -84,17 +84,27 @@ impl SharedMember {
         SharedMember {
             name: Arc::from(m.name.as_str()),
             memberlist: Arc::new(m.clone()),
-            serf: Arc::new(MemberState {
-                member: Member {
-                    name: m.name.clone(),
-                    addr: m.addr,
-                    tags: decode_tags(&m.meta).unwrap_or_default(),
-                    status: MemberStatus::Alive,
-                    vsn: vsn_of(m),
-                },
-                status_ltime: 0,
-                leave_time: None,
-            }),
+            serf: Arc::new(MemberState::alive(
+                m,
+                decode_tags(&m.meta).unwrap_or_default(),
+            )),
+        }
+    }
+}
+
+impl MemberState {
+    /// `n` as Serf first records it: alive, with no intent yet.
+    fn alive(n: &memberlist::Member, tags: BTreeMap<String, String>) -> Self {
+        MemberState {
+            member: Member {
+                name: n.name.clone(),
+                addr: n.addr,
+                tags,
+                status: MemberStatus::Alive,
+                vsn: vsn_of(n),
+            },
+            status_ltime: 0,
+            leave_time: None,
         }
     }
 }
@@ -230,17 +240,7 @@ impl Serf {
                 s.clone()
             }
             None => {
-                let mut s = MemberState {
-                    member: Member {
-                        name: n.name.clone(),
-                        addr: n.addr,
-                        tags,
-                        status: MemberStatus::Alive,
-                        vsn: vsn_of(n),
-                    },
-                    status_ltime: 0,
-                    leave_time: None,
-                };
+                let mut s = MemberState::alive(n, tags);
                 // An intent that arrived before the node did applies now.
                 if let Some(t) = table.recent_intent(&n.name, IntentKind::Join) {
                     s.status_ltime = t;
@@ -261,25 +261,21 @@ impl Serf {
     /// memberlist says a node is dead or left (Go's `handleNodeLeave`): a
     /// leaving member has left, an alive one has failed.
     pub(super) fn handle_node_leave(&mut self, now: Instant, n: &memberlist::Member) {
-        let alive_or_leaving = self
-            .members
-            .get(&n.name)
-            .is_some_and(|m| matches!(m.status, MemberStatus::Alive | MemberStatus::Leaving));
-        let Some(s) = self.members.state_mut(&n.name).filter(|_| alive_or_leaving) else {
+        let status = match self.members.get(&n.name).map(|m| m.status) {
+            Some(MemberStatus::Leaving) => MemberStatus::Left,
+            Some(MemberStatus::Alive) => MemberStatus::Failed,
+            _ => return,
+        };
+        let Some(s) = self.members.state_mut(&n.name) else {
             return;
         };
-        let ev = match s.member.status {
-            MemberStatus::Leaving => {
-                s.member.status = MemberStatus::Left;
-                s.leave_time = Some(now);
-                MemberEvent::Leave(s.member.clone())
-            }
-            MemberStatus::Alive => {
-                s.member.status = MemberStatus::Failed;
-                s.leave_time = Some(now);
-                MemberEvent::Failed(s.member.clone())
-            }
-            _ => return,
+        s.member.status = status;
+        s.leave_time = Some(now);
+        let m = s.member.clone();
+        let ev = if status == MemberStatus::Left {
+            MemberEvent::Leave(m)
+        } else {
+            MemberEvent::Failed(m)
         };
         self.emit(Event::Member(ev));
     }

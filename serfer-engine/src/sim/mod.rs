@@ -313,7 +313,7 @@ impl Sim<Serf> {
     ///
     /// Their tables share one record per member until a node changes its own
     /// copy (a suspicion, a new incarnation), so the cluster costs about
-    /// 100 bytes per (node, member) pair instead of a kilobyte, and none of
+    /// 115 bytes per (node, member) pair instead of a kilobyte, and none of
     /// the N² log N messages of N joins: this is how a 10,000-node cluster
     /// fits in one process. What it skips is what
     /// [`Sim::join`] measures: how a cluster forms.
